@@ -1,0 +1,1 @@
+"""The ``emsim`` command: click wiring only; the logic lives in the emsim package."""

@@ -1,0 +1,66 @@
+"""Shared CLI plumbing: one-line errors with exit code 2, and the ``--size H [W]`` option."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from emsim.errors import EmsimError
+
+EXIT_USAGE = 2
+
+
+def normalize_size_args(args: list[str]) -> list[str]:
+    """Rewrite ``--size H W`` (two integers) as ``--size HxW`` so click sees one value."""
+    out, i = [], 0
+    while i < len(args):
+        a = args[i]
+        if a == "--size" and i + 2 < len(args) and args[i + 1].isdigit() and args[i + 2].isdigit():
+            out += [a, f"{args[i + 1]}x{args[i + 2]}"]
+            i += 3
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
+class SizeType(click.ParamType):
+    """Image size: ``256`` (square) or ``H W`` / ``HxW``."""
+
+    name = "H [W]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).lower().replace(",", "x").split("x")
+        try:
+            dims = tuple(int(p) for p in parts)
+        except ValueError:
+            self.fail(f"{value!r} is not a size (use 256 or H W)", param, ctx)
+        if len(dims) == 1:
+            dims = dims * 2
+        if len(dims) != 2 or min(dims) < 1:
+            self.fail(f"{value!r} is not a size (use 256 or H W)", param, ctx)
+        return dims
+
+
+SIZE = SizeType()
+
+
+class EmsimGroup(click.Group):
+    """Click group that turns EmsimError (bad input) into a one-line message and exit 2."""
+
+    def main(self, args=None, *a, **k):
+        args = list(sys.argv[1:] if args is None else args)
+        return super().main(normalize_size_args(args), *a, **k)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EmsimError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)

@@ -1,0 +1,11 @@
+"""emsim: synthetic electron-microscopy (TEM, STEM, SEM) training data.
+
+Pipeline (one-way): config -> specimen -> clean image -> distortions -> pair -> store.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("emsim")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+local"

@@ -1,0 +1,9 @@
+"""User-facing errors: one line, no traceback, exit code 2 from the CLI."""
+
+
+class EmsimError(ValueError):
+    """An error caused by user input (bad argument, config or file); its message is one line."""
+
+
+class ConfigError(EmsimError):
+    """A configuration that cannot be used: unknown key, wrong type or out-of-range value."""

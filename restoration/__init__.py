@@ -1,0 +1,1 @@
+"""Restoration and super-resolution networks (torch). Needs the ``torch`` extra."""

@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from emsim.io import read_image
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _local_max(img, i, j, r=2):
+    return img[max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1].max()
+
+
+def test_srtio3_001_zpower_column_ordering(tmp_path):
+    out = tmp_path / "sto.npy"
+    res = run("render", "--pixel-size", "0.05", "--size", "156", "--contrast", "zpower", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    img = read_image(out)
+    a = 3.905 / 0.05  # pixels per unit cell
+    sr, tio, o = [], [], []
+    for cx in range(2):
+        for cy in range(2):
+            sr.append(img[int(round(cy * a)), int(round(cx * a))])
+            tio.append(img[int(round((cy + 0.5) * a)), int(round((cx + 0.5) * a))])
+            o.append(img[int(round(cy * a)), int(round((cx + 0.5) * a))])
+            # columns are local maxima at their projected positions
+            i, j = int(round((cy + 0.5) * a)), int(round((cx + 0.5) * a))
+            assert img[i, j] == pytest.approx(_local_max(img, i, j))
+    assert min(sr) > max(tio) > max(o) > 0
+    rec = json.loads(out.with_suffix(".json").read_text())
+    assert rec["formula"] == "O3SrTi" and rec["zone_axis"] == [0, 0, 1]
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png", ".npy"])
+def test_formats_and_size_pair(tmp_path, suffix):
+    out = tmp_path / f"img{suffix}"
+    res = run("render", "--size", "40", "64", "--pixel-size", "0.2", "--contrast", "random", "--seed", "4", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert read_image(out).shape == (40, 64)
+
+
+def test_random_contrast_is_seeded(tmp_path):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for p in (a, b):
+        assert run("render", "--size", "32", "--contrast", "random", "--seed", "9", "--out", str(p)).exit_code == 0
+    np.testing.assert_array_equal(np.load(a), np.load(b))
+
+
+def test_structure_file_and_zone_axis(tmp_path):
+    from ase.build import bulk
+
+    path = tmp_path / "Au.xyz"
+    bulk("Au", "fcc", a=4.08, cubic=True).write(path)
+    assert run("render", str(path), "--zone-axis", "1", "1", "0", "--size", "48", "--out", str(tmp_path / "au.npy")).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["missing.cif", "--out", "x.npy"], "not found"),
+        (["--out", "x.jpg"], "unknown output format"),
+        (["--out", "nodir/x.npy"], "does not exist"),
+        (["--zone-axis", "0", "0", "0", "--out", "x.npy"], "zone axis"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, monkeypatch, args, msg):
+    monkeypatch.chdir(tmp_path)
+    res = run("render", *args)
+    assert res.exit_code == 2
+    assert msg in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.npy").exists()
