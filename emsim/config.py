@@ -22,14 +22,15 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import numpy as np
 
 from .errors import ConfigError
 
-Range = tuple[float, float]
-IntRange = tuple[int, int]
+RANGE = "range"  # marks (low, high) pairs: low <= high is checked
+Range = Annotated[tuple[float, float], RANGE]
+IntRange = Annotated[tuple[int, int], RANGE]
 
 
 def uniform(rng: np.random.Generator, r: Range) -> float:
@@ -68,6 +69,12 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if origin is Annotated:
+        base, *meta = get_args(tp)
+        out = _convert(value, base, path)
+        if RANGE in meta and out[0] > out[1]:
+            raise ConfigError(f"{path}: range low {out[0]} exceeds high {out[1]}")
+        return out
     if origin in (Union, types.UnionType):
         args = get_args(tp)
         if value is None and type(None) in args:
@@ -102,10 +109,7 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
             return tuple(_convert(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{path}: expected {len(args)} values, got {len(value)}")
-        out = tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        if len(out) == 2 and all(isinstance(v, (int, float)) for v in out) and out[0] > out[1]:
-            raise ConfigError(f"{path}: range low {out[0]} exceeds high {out[1]}")
-        return out
+        return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if origin in (list,):
         (a,) = get_args(tp)
         if not isinstance(value, (list, tuple)):
@@ -144,7 +148,7 @@ def from_dict(cls: type, data: dict | None, path: str | None = None) -> Any:
     """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
     path = path or cls.__name__
     data = dict(data or {})
-    hints = typing.get_type_hints(cls, globalns=vars(sys.modules[cls.__module__]))
+    hints = typing.get_type_hints(cls, globalns=vars(sys.modules[cls.__module__]), include_extras=True)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:

@@ -53,46 +53,81 @@ class ToneMapConfig:
         check_range("tone_map.std_mean_ratio", self.std_mean_ratio, 1e-6, 100.0)
 
 
-def plane(shape, angle: float, height: float) -> np.ndarray:
-    """Plane rising linearly from 0 to ``height`` across the field along direction ``angle``."""
+def _grid(shape, coords=None):
+    """Pixel coordinates (rows, cols) of the field, or the given sample coordinates."""
+    if coords is not None:
+        return coords
     yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float64)
-    ramp = xx * math.cos(angle) + yy * math.sin(angle)
-    span = ramp.max() - ramp.min()
-    return height * (ramp - ramp.min()) / span if span > 0 else np.zeros(shape)
+    return yy, xx
 
 
-def gaussian(shape, centre, sigma: float, height: float) -> np.ndarray:
+def plane(shape, angle: float, height: float, coords=None) -> np.ndarray:
+    """Plane rising linearly from 0 to ``height`` across the field along direction ``angle``
+    (evaluated on the pixel grid, or at ``coords`` = (rows, cols) in pixel units)."""
+    corners = np.array([[0, 0], [0, shape[1] - 1], [shape[0] - 1, 0], [shape[0] - 1, shape[1] - 1]], dtype=float)
+    along = corners[:, 1] * math.cos(angle) + corners[:, 0] * math.sin(angle)
+    lo, span = along.min(), along.max() - along.min()
+    yy, xx = _grid(shape, coords)
+    if span <= 0:
+        return np.zeros(np.broadcast(yy, xx).shape)
+    return height * ((xx * math.cos(angle) + yy * math.sin(angle)) - lo) / span
+
+
+def gaussian(shape, centre, sigma: float, height: float, coords=None) -> np.ndarray:
     """Isotropic Gaussian bump of given amplitude, centre (row, col) and width (pixels)."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float64)
+    yy, xx = _grid(shape, coords)
     return height * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2.0 * sigma**2))
 
 
 def tone_map(y: np.ndarray, rng: np.random.Generator, config: ToneMapConfig = ToneMapConfig()) -> tuple[np.ndarray, dict]:
     """Apply eq. 23-26 to a clean image; returns (float32 image in [0, 1], record)."""
     y = np.asarray(y, dtype=np.float64)
-    record: dict = {}
-    record["invert"] = coin(rng, config.p_invert)
-    if record["invert"]:
-        y = y.max() - y
-    record["beta"] = uniform(rng, config.beta) if coin(rng, config.p_power) else None
+    record: dict = {"invert": None, "beta": None, "background": None}
+    if coin(rng, config.p_invert):
+        record["invert"] = float(y.max())  # eq. 23 reflects about the maximum of this image
+    if coin(rng, config.p_power):
+        record["beta"] = uniform(rng, config.beta)
+    z = _invert_power(y, record)
+    if coin(rng, config.p_background):
+        height = uniform(rng, config.background_height) * float(z.max())
+        if coin(rng, config.p_plane):
+            record["background"] = {"kind": "plane", "angle": float(rng.uniform(0.0, 2.0 * math.pi)), "height": height}
+        else:
+            centre = [float(rng.uniform(0, y.shape[0])), float(rng.uniform(0, y.shape[1]))]
+            sigma = uniform(rng, config.gaussian_sigma) * min(y.shape)
+            record["background"] = {"kind": "gaussian", "centre": centre, "sigma": sigma, "height": height}
+        z = z + _background(y.shape, record["background"])
+    z, record["offset"] = _std_mean_constraint(z, rng, config.std_mean_ratio)
+    peak = float(z.max())
+    record["scale"] = 1.0 / peak if peak > 0 else 1.0
+    return (z * record["scale"]).astype(np.float32), record
+
+
+def _invert_power(y: np.ndarray, record: dict) -> np.ndarray:
+    if record["invert"] is not None:
+        y = record["invert"] - y
     if record["beta"] is not None:
         y = np.abs(y) ** record["beta"]
-    record["background"] = None
-    if coin(rng, config.p_background):
-        height = uniform(rng, config.background_height) * float(y.max())
-        if coin(rng, config.p_plane):
-            angle = float(rng.uniform(0.0, 2.0 * math.pi))
-            y = y + plane(y.shape, angle, height)
-            record["background"] = {"kind": "plane", "angle": angle, "height": height}
-        else:
-            centre = (float(rng.uniform(0, y.shape[0])), float(rng.uniform(0, y.shape[1])))
-            sigma = uniform(rng, config.gaussian_sigma) * min(y.shape)
-            y = y + gaussian(y.shape, centre, sigma, height)
-            record["background"] = {"kind": "gaussian", "centre": list(centre), "sigma": sigma, "height": height}
-    y, record["offset"] = _std_mean_constraint(y, rng, config.std_mean_ratio)
-    peak = float(y.max())
-    record["scale"] = 1.0 / peak if peak > 0 else 1.0
-    return (y * record["scale"]).astype(np.float32), record
+    return y
+
+
+def _background(shape, bg: dict | None, coords=None):
+    if bg is None:
+        return 0.0
+    if bg["kind"] == "plane":
+        return plane(shape, bg["angle"], bg["height"], coords)
+    return gaussian(shape, bg["centre"], bg["sigma"], bg["height"], coords)
+
+
+def apply_tone_map(y: np.ndarray, record: dict, coords=None) -> np.ndarray:
+    """Replay a tone-mapping record on a raw image, with the constants drawn for the
+    original (so a re-render of the same field, e.g. at jittered probe positions, is mapped
+    exactly like it). ``coords`` = (rows, cols): where the pixels sit, for the background."""
+    z = _invert_power(np.asarray(y, dtype=np.float64), record)
+    z = z + _background(z.shape, record["background"], coords)
+    if record["offset"] is not None:
+        z = z + record["offset"]["d"]
+    return (z * record["scale"]).astype(np.float32)
 
 
 def _std_mean_constraint(y: np.ndarray, rng: np.random.Generator, bounds: Range):
