@@ -7,7 +7,13 @@ import click
 from emsim import __version__
 
 from .common import EmsimGroup
+from .generate import generate
+from .info import info
+from .preview import preview
 from .render import render
+from .restore import evaluate, restore
+from .specimen import specimen
+from .train import train
 
 
 @click.group(cls=EmsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,7 +22,8 @@ def cli():
     """emsim: synthetic electron-microscopy training data and restoration networks."""
 
 
-cli.add_command(render)
+for command in (render, specimen, generate, info, preview, train, restore, evaluate):
+    cli.add_command(command)
 
 
 def main(args=None):

@@ -61,28 +61,40 @@ def splat(img, u, v, starts, qa, qb, qc, s2max, tables):
 
 
 @nb.njit(**JIT)
-def splat_displaced(img, u, v, starts, qa, qb, qc, s2max, tables, su, sv, ext):
-    """As ``splat`` but pixel (i, j) samples the point (su[i, j], sv[i, j]) (pixel units),
-    which lies within ``ext`` pixels of (j, i). Used for scan jitter."""
+def splat_displaced(img, u, v, starts, qa, qb, qc, s2max, tables, su, sv, row_lo, row_hi, row_dx):
+    """As ``splat`` but pixel (i, j) samples the point (su[i, j], sv[i, j]) (pixel units).
+    Row i samples rows row_lo[i]..row_hi[i] and columns at most row_dx[i] from j, so an
+    atom visits only the rows and columns whose probes can fall inside its cutoff."""
     H, W = img.shape
+    lo_all = row_lo.min()
+    hi_all = row_hi.max()
+    shift_lo = 0.0
+    shift_hi = 0.0
+    for i in range(H):
+        shift_lo = max(shift_lo, i - row_lo[i])
+        shift_hi = max(shift_hi, row_hi[i] - i)
     for s in range(starts.shape[0] - 1):
         a = qa[s]
         b = qb[s]
         c = qc[s]
         smax2 = s2max[s]
         det = a * c - b * b
-        ry = math.sqrt(smax2 * a / det) + ext
-        rx = math.sqrt(smax2 * c / det) + ext
+        ry = math.sqrt(smax2 * a / det)
+        rx = math.sqrt(smax2 * c / det)
         tab = tables[s]
         last = tab.shape[0] - 2
         for k in range(starts[s], starts[s + 1]):
             x0 = u[k]
             y0 = v[k]
-            i0 = max(0, int(math.ceil(y0 - ry)))
-            i1 = min(H - 1, int(math.floor(y0 + ry)))
-            j0 = max(0, int(math.ceil(x0 - rx)))
-            j1 = min(W - 1, int(math.floor(x0 + rx)))
+            if y0 + ry < lo_all or y0 - ry > hi_all:
+                continue
+            i0 = max(0, int(math.ceil(y0 - ry - shift_hi)))
+            i1 = min(H - 1, int(math.floor(y0 + ry + shift_lo)))
             for i in range(i0, i1 + 1):
+                if row_hi[i] < y0 - ry or row_lo[i] > y0 + ry:
+                    continue
+                j0 = max(0, int(math.ceil(x0 - rx - row_dx[i])))
+                j1 = min(W - 1, int(math.floor(x0 + rx + row_dx[i])))
                 for j in range(j0, j1 + 1):
                     dx = su[i, j] - x0
                     dy = sv[i, j] - y0

@@ -17,14 +17,13 @@ import numpy as np
 
 from .config import Range, check_probability, check_range, coin, from_dict, uniform
 from .contrast import AtomModelConfig, sample_atom_models
-from .distort import DistortionConfig, distort, max_displacement
+from .distort import MODALITIES, DistortionConfig, distort, max_displacement
 from .errors import ConfigError
-from .render import render_clean
+from .render import Renderer
 from .scenes import SceneConfig, generate_scene
 from .specimen import SpecimenConfig, generate_specimen
 from .tonemap import ToneMapConfig, apply_tone_map, tone_map
 
-MODALITIES = ("tem", "stem", "sem")
 RESOLUTIONS = ("hr", "lr", "mixed")
 MIN_SIZE = 16
 STAGES = ("kind", "specimen", "contrast", "tone", "distort")
@@ -114,8 +113,8 @@ def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
         t = time.perf_counter()
         pixel_size = specimen.pixel_size
         models, record["atom_models"] = sample_atom_models(rngs["contrast"], np.unique(specimen.numbers) if len(specimen.numbers) else [1], config.atom_model)
-        xy = specimen.positions[:, :2]
-        raw = render_clean(xy, specimen.numbers, models, pixel_size, config.shape)
+        renderer = Renderer(specimen.positions[:, :2], specimen.numbers, models, pixel_size, config.shape, max_offset=d_ext)
+        raw = renderer.render()
         record["specimen"] = specimen.info
         timings["render"] = time.perf_counter() - t
     else:
@@ -130,7 +129,7 @@ def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
         def resample(dx, dy):
             """The tone-mapped clean image evaluated at displaced probe positions."""
             shape = config.shape
-            img = render_clean(xy, specimen.numbers, models, pixel_size, shape, offsets=(dx, dy))
+            img = renderer.render(offsets=(dx, dy))
             rows = np.arange(shape[0])[:, None] + np.broadcast_to(dy, shape) / pixel_size
             cols = np.arange(shape[1])[None, :] + np.broadcast_to(dx, shape) / pixel_size
             return apply_tone_map(img, record["tone_map"], coords=(rows, cols))

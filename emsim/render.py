@@ -244,40 +244,78 @@ def render_clean(xy, Z, models: dict, pixel_size: float, shape, *, offsets=None,
     (j * dr + dx[i, j], i * dr + dy[i, j]) -- the exact way to render scan jitter.
     split: allow the core + FFT-tail split for wide atoms (False: plain exact splat).
     """
-    xy, Z, present, shape = _check_inputs(xy, Z, models, pixel_size, shape)
-    img = np.zeros(shape, dtype=np.float32)
-    if xy.shape[0] == 0:
-        return img
-    index = np.zeros(int(present.max()) + 1, dtype=np.int64)
-    index[present] = np.arange(present.size)
-    band = max(1.0, shape[0] / 64)
-    u, v, starts = _kernels.group_by_key(index[Z], present.size, xy[:, 0] / pixel_size, xy[:, 1] / pixel_size, band)
-    counts = np.diff(starts)
-    plans = [_plan_species(models[int(z)], pixel_size, int(c), shape, split) for z, c in zip(present, counts)]
+    return Renderer(xy, Z, models, pixel_size, shape, split=split).render(offsets)
 
-    tables, s2max = zip(*(p.table() for p in plans))
-    stacked = np.zeros((len(tables), max(len(t) for t in tables)), dtype=np.float32)
-    for i, t in enumerate(tables):
-        stacked[i, : len(t)] = t
-    qa, qb, qc = (np.array(q) for q in zip(*(p.quadratic_form() for p in plans)))
-    args = (starts, qa, qb, qc, np.array(s2max) * (1 - 1e-12), stacked)
-    if offsets is None:
-        _kernels.splat(img, u, v, *args)
-        ext = 0
-    else:
-        su, sv, ext_px = _sample_points(offsets, pixel_size, shape)
-        _kernels.splat_displaced(img, u, v, *args, su, sv, ext_px)
-        ext = int(math.ceil(ext_px)) + 3
 
-    for os in sorted({p.oversample for p in plans if p.core_rho is not None}):
-        group = [(i, p) for i, p in enumerate(plans) if p.core_rho is not None and p.oversample == os]
-        field = _render_tails(group, u, v, starts, shape, ext, os)
+class Renderer:
+    """A field of atoms prepared once (species plans, sorted atoms, tables and the smooth
+    FFT tails on a region extended by ``max_offset`` A), rendered at the regular pixel
+    grid or at displaced probe positions (scan jitter) as often as needed. The tails are
+    smooth on the grid they were computed on, so displaced renders interpolate them
+    (cubic spline) instead of recomputing them; the sharp cores are always evaluated
+    exactly."""
+
+    def __init__(self, xy, Z, models: dict, pixel_size: float, shape, *, split: bool = True, max_offset: float = 0.0):
+        xy, Z, present, shape = _check_inputs(xy, Z, models, pixel_size, shape)
+        self.pixel_size, self.shape = float(pixel_size), shape
+        self.empty = xy.shape[0] == 0
+        if self.empty:
+            return
+        index = np.zeros(int(present.max()) + 1, dtype=np.int64)
+        index[present] = np.arange(present.size)
+        band = max(1.0, shape[0] / 64)
+        self.u, self.v, self.starts = _kernels.group_by_key(index[Z], present.size, xy[:, 0] / pixel_size, xy[:, 1] / pixel_size, band)
+        counts = np.diff(self.starts)
+        plans = [_plan_species(models[int(z)], pixel_size, int(c), shape, split) for z, c in zip(present, counts)]
+        tables, s2max = zip(*(p.table() for p in plans))
+        stacked = np.zeros((len(tables), max(len(t) for t in tables)), dtype=np.float32)
+        for i, t in enumerate(tables):
+            stacked[i, : len(t)] = t
+        qa, qb, qc = (np.array(q) for q in zip(*(p.quadratic_form() for p in plans)))
+        self._args = (self.starts, qa, qb, qc, np.array(s2max) * (1 - 1e-12), stacked)
+        self._plans = plans
+        self._max_offset_px = max_offset / pixel_size
+        self._tails = None  # oversampling -> [field on the extended region, its spline coefficients]
+        self._ext = 0
+
+    def _prepare_tails(self, ext_px: float) -> None:
+        """FFT tails on the field extended by ext_px (+3 for the interpolation stencil)."""
+        self._ext = int(math.ceil(ext_px)) + 3 if ext_px > 0 else 0
+        self._tails = {}
+        for os in sorted({p.oversample for p in self._plans if p.core_rho is not None}):
+            group = [(i, p) for i, p in enumerate(self._plans) if p.core_rho is not None and p.oversample == os]
+            self._tails[os] = [_render_tails(group, self.u, self.v, self.starts, self.shape, self._ext, os), None]
+
+    def render(self, offsets=None) -> np.ndarray:
+        img = np.zeros(self.shape, dtype=np.float32)
+        if self.empty:
+            return img
         if offsets is None:
-            img += field[::os, ::os][: shape[0], : shape[1]]
-        else:
-            coords = [(sv + ext) * os, (su + ext) * os]
-            img += ndimage.map_coordinates(field, coords, order=3, mode="nearest", output=np.float32)
-    return img
+            _kernels.splat(img, self.u, self.v, *self._args)
+            if self._tails is None:
+                self._prepare_tails(self._max_offset_px)
+            e = self._ext
+            for os, (field, _) in self._tails.items():
+                img += field[e * os :: os, e * os :: os][: self.shape[0], : self.shape[1]]
+            return img
+        su, sv, ext_px = _sample_points(offsets, self.pixel_size, self.shape)
+        rows = _row_bounds(su, sv)
+        _kernels.splat_displaced(img, self.u, self.v, *self._args, su, sv, *rows)
+        if self._tails is None or (self._tails and ext_px + 3 > self._ext):
+            self._prepare_tails(max(ext_px, self._max_offset_px))
+        for os, entry in self._tails.items():
+            if entry[1] is None:  # cubic-spline coefficients of the smooth tail field
+                entry[1] = ndimage.spline_filter(entry[0], order=3, mode="nearest", output=np.float64)
+            coords = [(sv + self._ext) * os, (su + self._ext) * os]
+            img += ndimage.map_coordinates(entry[1], coords, order=3, mode="nearest", prefilter=False, output=np.float32)
+        return img
+
+
+def _row_bounds(su, sv):
+    """Per image row: lowest and highest sampled row coordinate, and the largest column
+    displacement (pixels), so the displaced splat visits only reachable rows/columns."""
+    cols = np.arange(su.shape[1])[None, :]
+    return sv.min(axis=1), sv.max(axis=1), np.abs(su - cols).max(axis=1)
 
 
 def _sample_points(offsets, pixel_size, shape):

@@ -6,10 +6,10 @@ Conventions: a rotation R acts on row vectors as ``positions @ R.T``; the beam r
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 
 from .errors import EmsimError
@@ -74,33 +74,74 @@ def repeat_length(cell, uvw) -> float:
     return float(np.linalg.norm((uvw // g) @ np.asarray(cell, dtype=float)))
 
 
-def tile(frac, numbers, cell, rotation, lo, hi):
-    """All lattice images of a periodic cell whose rotated Cartesian positions lie in the box
-    [lo, hi) (3-vectors, A). ``frac``: (n, 3) fractional positions; returns (positions,
-    numbers)."""
-    cell = np.asarray(cell, dtype=float)
-    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    rotated_cell = cell @ rotation.T  # rows: rotated lattice vectors
-    # integer ranges: box corners in fractional coordinates of the rotated lattice
-    corners = np.array(list(itertools.product(*zip(lo, hi))))
-    fc = corners @ np.linalg.inv(rotated_cell)
-    n_lo = np.floor(fc.min(axis=0)).astype(int) - 1
-    n_hi = np.ceil(fc.max(axis=0)).astype(int) + 1
-    count = int(np.prod(n_hi - n_lo + 1)) * len(frac)
-    if count > 200_000_000:
-        raise EmsimError(f"box needs ~{count:.1e} candidate atoms; use a smaller field, thickness or pixel size")
-    base = (np.asarray(frac, dtype=float) % 1.0) @ rotated_cell
-    numbers = np.asarray(numbers)
-    # loop over the first lattice index to bound memory
-    ij = np.stack([g.ravel() for g in np.meshgrid(np.arange(n_lo[1], n_hi[1] + 1), np.arange(n_lo[2], n_hi[2] + 1), indexing="ij")], axis=1)
-    plane = ij @ rotated_cell[1:]
-    out_pos, out_num = [], []
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _fill(base, numbers, A, lo, hi, n_lo, n_hi, out_pos, out_num, write):
+    """Lattice images i A0 + j A1 + k A2 + base[m] inside [lo, hi). For each line (i, j, m)
+    the k interval is solved from the six box planes (padded by one, then every point is
+    tested exactly), so no candidate outside a line's interval is generated. Returns the
+    count; writes only if ``write``."""
+    n = 0
     for i in range(n_lo[0], n_hi[0] + 1):
-        pos = (plane[:, None, :] + (i * rotated_cell[0] + base)[None, :, :]).reshape(-1, 3)
-        keep = np.all((pos >= lo) & (pos < hi), axis=1)
-        if keep.any():
-            out_pos.append(pos[keep])
-            out_num.append(np.tile(numbers, len(plane))[keep])
-    if not out_pos:
-        return np.zeros((0, 3)), numbers[:0]
-    return np.concatenate(out_pos), np.concatenate(out_num)
+        for j in range(n_lo[1], n_hi[1] + 1):
+            o0 = i * A[0, 0] + j * A[1, 0]
+            o1 = i * A[0, 1] + j * A[1, 1]
+            o2 = i * A[0, 2] + j * A[1, 2]
+            for m in range(base.shape[0]):
+                p = (o0 + base[m, 0], o1 + base[m, 1], o2 + base[m, 2])
+                kmin = float(n_lo[2])
+                kmax = float(n_hi[2])
+                for c in range(3):
+                    a = A[2, c]
+                    if abs(a) > 1e-12:
+                        t1 = (lo[c] - p[c]) / a
+                        t2 = (hi[c] - p[c]) / a
+                        if a < 0:
+                            t1, t2 = t2, t1
+                        kmin = max(kmin, t1)
+                        kmax = min(kmax, t2)
+                    elif p[c] < lo[c] or p[c] >= hi[c]:
+                        kmax = kmin - 3.0
+                if kmax < kmin - 2.0:
+                    continue
+                for k in range(int(math.ceil(kmin)) - 1, int(math.floor(kmax)) + 2):
+                    x = p[0] + k * A[2, 0]
+                    y = p[1] + k * A[2, 1]
+                    z = p[2] + k * A[2, 2]
+                    if x >= lo[0] and x < hi[0] and y >= lo[1] and y < hi[1] and z >= lo[2] and z < hi[2]:
+                        if write:
+                            out_pos[n, 0] = x
+                            out_pos[n, 1] = y
+                            out_pos[n, 2] = z
+                            out_num[n] = numbers[m]
+                        n += 1
+    return n
+
+
+def tile(frac, numbers, cell, rotation, lo, hi, max_atoms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All lattice images of a periodic cell (``frac``: (n, 3) fractional positions) whose
+    rotated Cartesian positions lie in the box [lo, hi) (A). Numba, two passes (count, then
+    fill) so memory is exactly the output. Returns (positions float64, numbers, same dtype).
+    More than ``max_atoms`` atoms raise an ``EmsimError`` before any allocation."""
+    cell = np.asarray(cell, dtype=np.float64)
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    numbers = np.ascontiguousarray(numbers)
+    A = cell @ np.asarray(rotation, dtype=np.float64).T
+    corners = np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(3, -1).T
+    fc = corners @ np.linalg.inv(A)
+    n_lo = np.floor(fc.min(axis=0)).astype(np.int64) - 1
+    n_hi = np.ceil(fc.max(axis=0)).astype(np.int64) + 1
+    # the longest fractional range runs innermost: fewest (i, j) lines
+    order = np.argsort(n_hi - n_lo, kind="stable")
+    A, n_lo, n_hi = np.ascontiguousarray(A[order]), n_lo[order], n_hi[order]
+    base = np.ascontiguousarray((np.asarray(frac, dtype=np.float64) % 1.0) @ (cell @ np.asarray(rotation, dtype=np.float64).T))
+    if float(np.prod(n_hi[:2] - n_lo[:2] + 1)) * len(base) > 2e9:
+        raise EmsimError("box needs too many lattice lines; use a smaller field, thickness or pixel size")
+    empty_pos, empty_num = np.zeros((0, 3)), numbers[:0]
+    n = _fill(base, numbers, A, lo, hi, n_lo, n_hi, empty_pos, empty_num, False)
+    if max_atoms is not None and n > max_atoms:
+        raise EmsimError(f"the crystal fills the box with {n:.3g} atoms, above the limit of {max_atoms:.3g}; use a smaller image, pixel size or support")
+    pos = np.empty((n, 3))
+    num = np.empty(n, dtype=numbers.dtype)
+    _fill(base, numbers, A, lo, hi, n_lo, n_hi, pos, num, True)
+    return pos, num

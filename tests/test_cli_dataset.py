@@ -1,0 +1,82 @@
+"""emsim generate / info / preview / specimen through the real pipeline (small images)."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from emsim import store
+from emsim.pipeline import PairConfig, make_pair
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_generate_info_preview(tmp_path):
+    out = tmp_path / "s.zarr"
+    res = run("generate", "--modality", "sem", "--n", 5, "--size", 32, 40, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet", "--seed", 3)
+    assert res.exit_code == 0, res.output
+    assert "5 pairs" in res.output
+    g = store.open_group(str(out), "r")
+    assert g["x"].shape == (5, 32, 40)
+    p = make_pair(3, 4, PairConfig(modality="sem", shape=(32, 40)))
+    np.testing.assert_array_equal(g["x"][4], p.x)
+    res = run("info", out, "--verify")
+    assert res.exit_code == 0 and "5/5 samples complete" in res.output and "all shards verified" in res.output
+    res = run("preview", out, "--n", 4, "--out", tmp_path / "p.png")
+    assert res.exit_code == 0 and (tmp_path / "p.png").exists()
+    res = run("preview", "--modality", "tem", "--resolution", "lr", "--size", 32, "--n", 2, "--out", tmp_path / "q.png")
+    assert res.exit_code == 0, res.output
+
+
+def test_generate_two_workers_identical_to_one(tmp_path):
+    a, b = tmp_path / "a.zarr", tmp_path / "b.zarr"
+    for path, w in ((a, 1), (b, 2)):
+        assert run("generate", "--n", 4, "--size", 32, "--out", path, "--shard-size", 2, "--workers", w, "--quiet").exit_code == 0
+    ga, gb = store.open_group(str(a), "r"), store.open_group(str(b), "r")
+    np.testing.assert_array_equal(ga["x"][:], gb["x"][:])
+    np.testing.assert_array_equal(ga["y"][:], gb["y"][:])
+    assert list(ga["records"][:]) == list(gb["records"][:])
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--n", "0"], "--n must be positive"),
+        (["--n", "2", "--modality", "xray"], "Invalid value for '--modality'"),
+        (["--n", "2", "--size", "8"], "image size"),
+        (["--n", "2", "--config", "missing.toml"], "cannot read config"),
+        (["--n", "2", "--config", "bad.toml"], "malformed config"),
+        (["--n", "2", "--config", "unknown.toml"], "unknown key"),
+        (["--n", "2", "--out", "nodir/s.zarr"], "does not exist"),
+    ],
+)
+def test_generate_bad_input(tmp_path, monkeypatch, args, msg):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text("modality = = 1")
+    (tmp_path / "unknown.toml").write_text("frobnicate = 1")
+    if "--out" not in args:
+        args = [*args, "--out", "s.zarr"]
+    res = run("generate", *args, "--quiet")
+    assert res.exit_code == 2, res.output
+    assert msg in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_generate_refuses_other_seed_keeps_store(tmp_path):
+    out = tmp_path / "s.zarr"
+    assert run("generate", "--n", 2, "--size", 32, "--out", out, "--workers", 1, "--quiet").exit_code == 0
+    before = store.open_group(str(out), "r")["y"][:]
+    res = run("generate", "--n", 2, "--size", 32, "--out", out, "--workers", 1, "--quiet", "--seed", 9)
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    np.testing.assert_array_equal(store.open_group(str(out), "r")["y"][:], before)
+
+
+def test_specimen_command(tmp_path):
+    res = run("specimen", "--seed", 2, "--size", 32, "--out", tmp_path / "s.extxyz", "--png", tmp_path / "s.png")
+    assert res.exit_code == 0, res.output
+    import ase.io
+
+    atoms = ase.io.read(tmp_path / "s.extxyz")
+    assert len(atoms) > 0 and (tmp_path / "s.png").exists()
