@@ -11,7 +11,7 @@ from .generate import generate
 from .info import info
 from .preview import preview
 from .render import render
-from .restore import evaluate, restore
+from .restore import evaluate, restore, sr
 from .specimen import specimen
 from .train import train
 
@@ -22,7 +22,7 @@ def cli():
     """emsim: synthetic electron-microscopy training data and restoration networks."""
 
 
-for command in (render, specimen, generate, info, preview, train, restore, evaluate):
+for command in (render, specimen, generate, info, preview, train, restore, sr, evaluate):
     cli.add_command(command)
 
 

@@ -30,6 +30,10 @@ def _device(device):
 @click.option("--amp", is_flag=True, help="bf16 autocast on CUDA.")
 def restore(input_path, ckpt, out, tile, overlap, device, amp):
     """Restore INPUT (.npy, .tif, and .dm3/.dm4/.emd/.ser with rosettasciio) of any size."""
+    _apply(input_path, ckpt, out, tile, overlap, device, amp, sr=False)
+
+
+def _apply(input_path, ckpt, out, tile, overlap, device, amp, sr: bool):
     from restoration.checkpoint import load_generator
     from restoration.infer import read_input, restore_array, write_output
 
@@ -40,22 +44,40 @@ def restore(input_path, ckpt, out, tile, overlap, device, amp):
     image, meta = read_input(input_path)
     device = _device(device)
     model = load_generator(ckpt, device)
+    scale = int(getattr(model, "scale", 1) or 1)
+    if sr != (scale > 1):
+        raise EmsimError(f"{ckpt} is {'an SR' if scale > 1 else 'a restoration'} model; use `emsim {'sr' if scale > 1 else 'restore'}`")
     t = time.perf_counter()
     result = restore_array(model, image, tile=tile, overlap=overlap, device=device, amp=amp)
     write_output(out, result, meta)
-    click.echo(f"wrote {out} ({image.shape[0]}x{image.shape[1]}, {time.perf_counter() - t:.2f} s on {device})")
+    click.echo(f"wrote {out} ({result.shape[0]}x{result.shape[1]}, {time.perf_counter() - t:.2f} s on {device})")
+
+
+@click.command("sr")
+@click.argument("input_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "ckpt", required=True, type=click.Path(dir_okay=False), help="SR checkpoint (from `emsim train sr`).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .tif/.npy (scale times larger).")
+@click.option("--tile", type=int, default=256, show_default=True, help="Tile size in input pixels.")
+@click.option("--overlap", type=int, default=32, show_default=True)
+@click.option("--device", default=None)
+@click.option("--amp", is_flag=True)
+def sr(input_path, ckpt, out, tile, overlap, device, amp):
+    """Super-resolve INPUT with an SR network (tiled for large images)."""
+    _apply(input_path, ckpt, out, tile, overlap, device, amp, sr=True)
 
 
 @click.command("evaluate")
 @click.option("--model", "ckpt", type=click.Path(dir_okay=False), default=None, help="Checkpoint to evaluate (omit for baselines only).")
 @click.option("--data", required=True, help="Zarr store of pairs.")
 @click.option("--n", "n", type=int, default=32, show_default=True, help="Number of pairs (the store's last n: a run's held-out set).")
-@click.option("--baselines", default="bm3d,gaussian,raw", show_default=True, help="Comma-separated subset of bm3d, gaussian, raw.")
+@click.option("--baselines", default=None, help="Comma-separated: bm3d, gaussian, raw (restore; default all) or bicubic, nearest, lbnlm (sr; default bicubic,lbnlm).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
 @click.option("--device", default=None)
 @click.option("--task", type=click.Choice(["restore", "sr"]), default="restore", show_default=True)
 def evaluate(ckpt, data, n, baselines, csv_path, device, task):
     """PSNR, SSIM and time of the model against BM3D, the best Gaussian filter and the raw input."""
+    if baselines is None:
+        baselines = "bicubic,lbnlm" if task == "sr" else "bm3d,gaussian,raw"
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
     if task == "sr":
         from restoration.sr_evaluate import evaluate_sr_store

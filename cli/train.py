@@ -42,12 +42,12 @@ def _common_options(f):
     return f
 
 
-def _data_source(data, on_the_fly, modality, resolution, sim_config):
+def _data_source(data, on_the_fly, modality, resolution, sim_config, **sim_overrides):
     if bool(data) == bool(on_the_fly):
         raise EmsimError("give exactly one of --data PATH or --on-the-fly")
     if data:
         return data, None
-    return None, resolve_config(sim_config, modality=modality, resolution=resolution)
+    return None, resolve_config(sim_config, modality=modality, resolution=resolution, **sim_overrides)
 
 
 @train.command("restore")
@@ -62,3 +62,33 @@ def restore(model, data, on_the_fly, modality, resolution, sim_config, run_dir, 
     metrics = run_train(run_dir, cfg, data=data, pair_config=pair_config, device=device, quiet=quiet)
     if metrics:
         click.echo(f"validation: PSNR {metrics['val_psnr']:.2f} dB (raw {metrics['raw_psnr']:.2f} dB), SSIM {metrics['val_ssim']:.4f} (raw {metrics['raw_ssim']:.4f})")
+
+
+@train.command("sr")
+@click.option("--model", type=click.Choice(["swinir", "cgrdn_sr"]), default="swinir", show_default=True, help="SwinIR-lightweight or CGRDN with a pixel-shuffle tail.")
+@click.option("--scale", type=click.IntRange(2, 16), default=4, show_default=True)
+@click.option("--lr-only-folder", type=click.Path(file_okay=False), default=None, help="Real LR images (.tif/.npy): train with an LR-only pipeline instead of simulated pairs.")
+@click.option("--lr-only-pipeline", type=click.Choice(["multiscale", "pixmix", "coverage"]), default="multiscale", show_default=True)
+@click.option("--mixing-dir", type=click.Path(file_okay=False), default=None, help="PixMix mixing set folder (generated there if empty).")
+@_common_options
+def sr(model, scale, lr_only_folder, lr_only_pipeline, mixing_dir, data, on_the_fly, modality, resolution, sim_config, run_dir, config_file, steps, batch, patch, lr, gan_after, workers, val_size, val_every, ckpt_every, seed, device, amp, compile_, quiet):
+    """Train a super-resolution network on simulated LR/HR pairs, a store from
+    `emsim generate --task sr`, or real LR images through an LR-only pipeline."""
+    from restoration.train import config_from, train as run_train
+
+    cfg = config_from(config_file, model=model, scale=scale, steps=steps, batch=batch, patch=patch, lr=lr, gan_after=-1 if gan_after is None else gan_after, workers=workers, val_size=val_size, val_every=val_every, ckpt_every=ckpt_every, seed=seed, amp=amp, compile=compile_)
+    lr_only = None
+    pair_config = None
+    if lr_only_folder:
+        if data or on_the_fly:
+            raise EmsimError("give one of --data, --on-the-fly or --lr-only-folder")
+        from emsim.lronly import PIPELINES, LROnlyPairs
+
+        cls = PIPELINES[lr_only_pipeline]
+        pipeline = cls(s=(scale,)) if lr_only_pipeline == "coverage" else cls(scale=scale)
+        lr_only = LROnlyPairs(lr_only_folder, pipeline, hr_size=cfg.patch, seed=cfg.seed, mixing=mixing_dir)
+    else:
+        data, pair_config = _data_source(data, on_the_fly, modality, resolution, sim_config, task="sr", sr={"scale": scale})
+    metrics = run_train(run_dir, cfg, data=data, pair_config=pair_config, lr_only=lr_only, device=device, quiet=quiet)
+    if metrics:
+        click.echo(f"validation: PSNR {metrics['val_psnr']:.2f} dB (bicubic {metrics['raw_psnr']:.2f} dB), SSIM {metrics['val_ssim']:.4f} (bicubic {metrics['raw_ssim']:.4f})")

@@ -22,6 +22,8 @@ from .errors import ConfigError
 from .render import Renderer
 from .scenes import SceneConfig, generate_scene
 from .specimen import SpecimenConfig, generate_specimen
+from .sr_pairs import SRConfig, make_sr_pair
+from .sr_pairs import output_shapes as sr_output_shapes
 from .tonemap import ToneMapConfig, apply_tone_map, tone_map
 
 RESOLUTIONS = ("hr", "lr", "mixed")
@@ -38,7 +40,8 @@ class PairConfig:
     lr_pixel_size: pixel size (A) the distortions see for LR scenes (rendered in pixel
     units): the HR range, so scan jitter and dose per pixel are distributed as for HR
     images. exact_jitter: evaluate the atom model at jittered probe positions (HR) instead
-    of the paper's bicubic resampling.
+    of the paper's bicubic resampling. task: restore (x and y on one grid) or sr (x an LR
+    scan at ``sr.scale`` times the pixel size, see emsim.sr_pairs).
     """
 
     modality: Literal["tem", "stem", "sem"] = "stem"
@@ -47,6 +50,8 @@ class PairConfig:
     shape: tuple[int, int] = (256, 256)
     lr_pixel_size: Range = (0.025, 0.9)
     exact_jitter: bool = True
+    task: Literal["restore", "sr"] = "restore"
+    sr: SRConfig = SRConfig()
     specimen: SpecimenConfig = SpecimenConfig()
     atom_model: AtomModelConfig = AtomModelConfig()
     scene: SceneConfig = SceneConfig()
@@ -62,6 +67,10 @@ class PairConfig:
         if min(self.shape) < MIN_SIZE or max(self.shape) > 8192:
             raise ConfigError(f"image size {list(self.shape)} must lie in [{MIN_SIZE}, 8192] pixels")
         check_range("lr_pixel_size", self.lr_pixel_size, 1e-4, 1e4)
+        if self.task not in ("restore", "sr"):
+            raise ConfigError(f"unknown task {self.task!r} (use restore or sr)")
+        if self.task == "sr":
+            sr_output_shapes(self)  # size divisible by the scale
 
 
 @dataclasses.dataclass
@@ -98,6 +107,8 @@ def stage_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
 
 def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
     """Sample ``index`` of the dataset with ``seed`` and ``config`` (pure function)."""
+    if config.task == "sr":
+        return make_sr_pair(seed, index, config)
     rngs = stage_rngs(seed, index)
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -155,6 +166,8 @@ class PairSampler:
 
     @staticmethod
     def output_shapes(config: PairConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+        if config.task == "sr":
+            return sr_output_shapes(config)
         return tuple(config.shape), tuple(config.shape)
 
 

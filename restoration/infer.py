@@ -4,8 +4,8 @@ Tiles of ``tile`` pixels overlap by ``overlap``. On the sides that have a neighb
 tile's weight is 0 over the outer quarter of the overlap (where the network sees the tile
 edge), rises as a raised cosine over the middle half and is 1 beyond; the two ramps of
 neighbouring tiles sum to 1, so there are no seams and tile-edge effects are discarded.
-The networks downsample by 2, so they are equivariant only to even shifts: the image is
-reflect-padded to even sizes and tiles start at even offsets (tile and overlap even).
+The networks are equivariant only to shifts by multiples of 8 (stride-2 pairs, SwinIR
+windows): the image is reflect-padded to a multiple of 8 and tiles start at such offsets.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from emsim.errors import EmsimError
 from emsim.io import read_image
 
 RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser")
+ALIGN = 8
 
 
 def _starts(n: int, tile: int, overlap: int) -> list[int]:
@@ -44,18 +45,24 @@ def _ramp(n: int, overlap: int, lead: bool, trail: bool) -> np.ndarray:
 
 @torch.no_grad()
 def restore_array(model, image: np.ndarray, tile: int = 512, overlap: int = 64, device="cpu", amp: bool = False) -> np.ndarray:
-    """Apply ``model`` (raw intensities in, restored intensities out) to a 2D array."""
+    """Apply ``model`` (raw intensities in, restored intensities out) to a 2D array of any
+    size. Super-resolution models (attribute ``scale`` > 1) return an image ``scale`` times
+    larger; ``tile`` and ``overlap`` are then in input (LR) pixels. Tile offsets are
+    multiples of ``ALIGN`` (8: the networks' stride-2 pairs and SwinIR's windows are
+    equivariant only to such shifts); the image is reflect-padded to a multiple of it."""
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 2:
         raise EmsimError(f"expected a 2D image, got shape {img.shape}")
     if tile < 16 or not 0 <= overlap <= tile // 2:
-        raise EmsimError(f"need tile >= 16 and 0 <= overlap < tile/2, got tile {tile}, overlap {overlap}")
+        raise EmsimError(f"need tile >= 16 and 0 <= overlap <= tile/2, got tile {tile}, overlap {overlap}")
+    s = int(getattr(model, "scale", 1) or 1)
     H0, W0 = img.shape
-    tile, overlap = tile - tile % 2, overlap - overlap % 2
-    img = np.pad(img, ((0, H0 % 2), (0, W0 % 2)), mode="reflect") if (H0 % 2 or W0 % 2) else img
+    tile, overlap = tile - tile % ALIGN, overlap - overlap % ALIGN
+    pad = ((0, -H0 % ALIGN), (0, -W0 % ALIGN))
+    img = np.pad(img, pad, mode="reflect" if min(H0, W0) > ALIGN else "edge") if (pad[0][1] or pad[1][1]) else img
     H, W = img.shape
-    out = np.zeros((H, W))
-    weight = np.zeros((H, W))
+    out = np.zeros((H * s, W * s))
+    weight = np.zeros((H * s, W * s))
     rows, cols = _starts(H, tile, overlap), _starts(W, tile, overlap)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (amp and str(device).startswith("cuda")) else torch.autocast("cpu", enabled=False)
     for i, r in enumerate(rows):
@@ -64,10 +71,11 @@ def restore_array(model, image: np.ndarray, tile: int = 512, overlap: int = 64, 
             x = torch.from_numpy(img[r : r + h, c : c + w].copy())[None, None].to(device)
             with autocast:
                 y = model(x).float()[0, 0].cpu().numpy()
-            wgt = np.outer(_ramp(h, min(overlap, h // 2), i > 0, i < len(rows) - 1), _ramp(w, min(overlap, w // 2), j > 0, j < len(cols) - 1))
-            out[r : r + h, c : c + w] += wgt * y
-            weight[r : r + h, c : c + w] += wgt
-    return (out / weight)[:H0, :W0].astype(np.float32)
+            o = overlap * s
+            wgt = np.outer(_ramp(h * s, min(o, h * s // 2), i > 0, i < len(rows) - 1), _ramp(w * s, min(o, w * s // 2), j > 0, j < len(cols) - 1))
+            out[r * s : (r + h) * s, c * s : (c + w) * s] += wgt * y
+            weight[r * s : (r + h) * s, c * s : (c + w) * s] += wgt
+    return (out / weight)[: H0 * s, : W0 * s].astype(np.float32)
 
 
 def read_input(path: str | Path) -> tuple[np.ndarray, dict]:

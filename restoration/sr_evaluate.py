@@ -38,13 +38,11 @@ def _scale_of(pairs) -> int:
     return scales.pop()
 
 
-def sr_array(model, lr: np.ndarray, device="cpu") -> np.ndarray:
-    """Apply an SR model (raw intensities in and out) to a 2D LR image."""
-    import torch
+def sr_array(model, lr: np.ndarray, device="cpu", tile: int = 256) -> np.ndarray:
+    """Apply an SR model (raw intensities in and out) to a 2D LR image (tiled)."""
+    from .infer import restore_array
 
-    x = torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None, None].to(device)
-    with torch.no_grad():
-        return model(x).float()[0, 0].cpu().numpy()
+    return restore_array(model, lr, tile=tile, overlap=min(32, tile // 4), device=device)
 
 
 def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"), library_pairs=None, lbnlm_config=None) -> list[dict]:

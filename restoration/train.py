@@ -17,7 +17,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -37,9 +37,14 @@ VAL_BASE_INDEX = 1 << 40  # on-the-fly validation indices start here (training n
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters. Architecture defaults are the paper's CGRDN; batch 8 of 256^2
-    patches fits a 12 GB GPU in bf16. The GAN phase starts at ``gan_after`` (-1: never)."""
+    patches fits a 12 GB GPU in bf16. The GAN phase starts at ``gan_after`` (-1: never).
+    Super-resolution: model cgrdn_sr or swinir with ``scale`` > 1 (``patch`` is the HR
+    patch; the LR input is patch / scale); ``arch_kwargs`` go to the SR model (e.g. SwinIR's
+    embed_dim, depths)."""
 
-    model: Literal["cgrdn", "grdn"] = "cgrdn"
+    model: Literal["cgrdn", "grdn", "cgrdn_sr", "swinir"] = "cgrdn"
+    scale: int = 1
+    arch_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     width: int = 64
     n_grdb: int = 4
     n_rdb: int = 4
@@ -73,11 +78,19 @@ class TrainConfig:
                 raise EmsimError(f"{name} must be positive, got {getattr(self, name)}")
         if self.patch % 2:
             raise EmsimError(f"patch must be even, got {self.patch}")
+        sr = self.model in ("cgrdn_sr", "swinir")
+        if sr != (self.scale > 1):
+            raise EmsimError(f"model {self.model} needs {'a scale > 1' if sr else 'scale 1'} (got scale {self.scale})")
+        if self.patch % (2 * self.scale):
+            raise EmsimError(f"patch {self.patch} must be a multiple of twice the scale {self.scale}")
         if self.gan_after >= 0 and self.patch < 70:
             raise EmsimError(f"the 70x70 patch discriminator needs patch >= 70 (got {self.patch}); set gan_after = -1 for smaller patches")
 
     def model_config(self) -> dict:
-        return dict(arch=self.model, width=self.width, n_grdb=self.n_grdb, n_rdb=self.n_rdb, n_layers=self.n_layers, growth=self.growth)
+        if self.model == "swinir":
+            return dict(arch="swinir", scale=self.scale, **self.arch_kwargs)
+        cfg = dict(arch=self.model, width=self.width, n_grdb=self.n_grdb, n_rdb=self.n_rdb, n_layers=self.n_layers, growth=self.growth)
+        return {**cfg, "scale": self.scale, **self.arch_kwargs} if self.model == "cgrdn_sr" else cfg
 
 
 # --------------------------------------------------------------------------- data
@@ -103,7 +116,9 @@ class _StreamSampler(torch.utils.data.Sampler):
 
 class _CroppedStore(torch.utils.data.Dataset):
     """Pairs from a store, randomly cropped to patch x patch (crop drawn from the stream
-    position, so resumed runs see the same crops)."""
+    position, so resumed runs see the same crops). For SR stores (x smaller than y by the
+    scale s) the HR crop starts on the LR probe grid and the LR crop is the matching
+    patch / s window."""
 
     def __init__(self, pairs, patch: int, seed: int):
         self.pairs, self.patch, self.seed = pairs, patch, seed
@@ -115,15 +130,32 @@ class _CroppedStore(torch.utils.data.Dataset):
         i, pos = item
         x, y = self.pairs[i]
         H, W = y.shape[-2:]
+        s = H // x.shape[-2]
         p = self.patch
         if H < p or W < p:
             raise EmsimError(f"store images {H}x{W} are smaller than the patch {p}")
         rng = np.random.default_rng([self.seed, pos])
-        r, c = int(rng.integers(0, H - p + 1)), int(rng.integers(0, W - p + 1))
-        return x[..., r : r + p, c : c + p], y[..., r : r + p, c : c + p]
+        r, c = s * int(rng.integers(0, (H - p) // s + 1)), s * int(rng.integers(0, (W - p) // s + 1))
+        return x[..., r // s : (r + p) // s, c // s : (c + p) // s], y[..., r : r + p, c : c + p]
 
 
-def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: int, world: int, device):
+class _Indexed(torch.utils.data.Dataset):
+    """(x, y) tensors from an indexable source of (lr, hr, record) numpy triples (LR-only
+    pipelines), addressed by the stream sampler's (item, position)."""
+
+    def __init__(self, source, indices):
+        self.source, self.indices = source, np.asarray(indices)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, item):
+        i = item[0] if isinstance(item, tuple) else item
+        lr, hr, _ = self.source[int(self.indices[i])]
+        return torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None], torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))[None]
+
+
+def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: int, world: int, device, lr_only=None):
     """(training iterator, validation tensors (x, y) on CPU)."""
     from emsim.data import SimulatedPairs, ZarrPairs
 
@@ -141,11 +173,22 @@ def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: 
         sampler = _StreamSampler(len(train), cfg.seed, rank, world, start)
         loader = torch.utils.data.DataLoader(_CroppedStore(train, cfg.patch, cfg.seed), batch_size=cfg.batch, sampler=sampler, **kw)
         val_pairs = [val[i] for i in range(len(val))]
+    elif lr_only is not None:
+        n = len(lr_only)
+        if n <= cfg.val_size:
+            raise EmsimError(f"the LR-only source has {n} samples; need more than val_size={cfg.val_size}")
+        train = _Indexed(lr_only, np.arange(n - cfg.val_size))
+        sampler = _StreamSampler(len(train), cfg.seed, rank, world, start)
+        loader = torch.utils.data.DataLoader(train, batch_size=cfg.batch, sampler=sampler, **kw)
+        val = _Indexed(lr_only, np.arange(n - cfg.val_size, n))
+        val_pairs = [val[i] for i in range(len(val))]
     else:
         from emsim.config import merge
         from emsim.pipeline import PairConfig, make_pair
 
         pc = merge(PairConfig, pair_config, {"shape": [cfg.patch, cfg.patch]})
+        if (pc.task == "sr") != (cfg.scale > 1) or (cfg.scale > 1 and pc.sr.scale != cfg.scale):
+            raise EmsimError(f"the simulation (task {pc.task}, scale {pc.sr.scale}) does not match the model's scale {cfg.scale}")
         stream = SimulatedPairs(cfg.seed, pc, batch_size=cfg.batch, rank=rank, world_size=world)
         stream.load_state_dict({**stream.state_dict(), "position": start})
         loader = torch.utils.data.DataLoader(stream, batch_size=cfg.batch, **kw)
@@ -187,6 +230,10 @@ def validate(model, vx: torch.Tensor, vy: torch.Tensor, device, amp: bool) -> di
             outs.append(model(vx[k : k + 8].to(device)).float().cpu())
     model.train()
     out = torch.cat(outs)
+    if vx.shape[-1] != vy.shape[-1]:  # SR: the raw baseline is the bicubic upsampled input
+        from .sr_models import bicubic_upsample
+
+        vx = bicubic_upsample(vx, vy.shape[-1] // vx.shape[-1])
     m = {"val_psnr": [], "val_ssim": [], "raw_psnr": [], "raw_ssim": []}
     for x, y, o in zip(vx[:, 0].numpy(), vy[:, 0].numpy(), out[:, 0].numpy()):
         m["val_psnr"].append(psnr(y, o))
@@ -194,6 +241,12 @@ def validate(model, vx: torch.Tensor, vy: torch.Tensor, device, amp: bool) -> di
         m["raw_psnr"].append(psnr(y, x))
         m["raw_ssim"].append(ssim(y, x))
     return {k: float(np.mean(v)) for k, v in m.items()} | {"val_l1": float(F.l1_loss(out, vy)), "raw_l1": float(F.l1_loss(vx, vy))}
+
+
+def _upsample(x, s: int):
+    from .sr_models import bicubic_upsample
+
+    return bicubic_upsample(x, s)
 
 
 def _autocast(device, amp: bool):
@@ -207,8 +260,10 @@ def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
-def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | None = None, pair_config=None, device: str | None = None, quiet: bool = False) -> dict:
-    """Train (or resume, if run_dir holds last.pt) and return the last validation metrics."""
+def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | None = None, pair_config=None, lr_only=None, device: str | None = None, quiet: bool = False) -> dict:
+    """Train (or resume, if run_dir holds last.pt) and return the last validation metrics.
+    Data: a store (``data``), simulation (``pair_config``) or an indexable source of
+    (lr, hr, record) from the LR-only pipelines (``lr_only``, e.g. emsim.lronly.LROnlyPairs)."""
     rank, local_rank, world = _dist_env()
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -219,7 +274,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + rank)
-    if pair_config is None and data is None:
+    if pair_config is None and data is None and lr_only is None:
         from emsim.pipeline import PairConfig
 
         pair_config = PairConfig()
@@ -243,7 +298,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
         sched.load_state_dict(ck["sched"])
         step, best = int(ck["step"]), float(ck["best"])
     if rank == 0:
-        meta = {"train": to_dict(cfg), "data": data, "pair_config": to_dict(pair_config) if pair_config is not None else None, "parameters": n_parameters(G)}
+        meta = {"train": to_dict(cfg), "data": data, "lr_only": None if lr_only is None else repr(lr_only), "pair_config": to_dict(pair_config) if pair_config is not None else None, "parameters": n_parameters(G)}
         (run / "config.json").write_text(json.dumps(meta, indent=1))
     Gt, Dt = G, D
     if world > 1:
@@ -253,7 +308,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
     if cfg.compile:
         Gt, Dt = torch.compile(Gt), torch.compile(Dt)
 
-    batches, (vx, vy) = _loaders(cfg, data, pair_config, step * cfg.batch, rank, world, device)
+    batches, (vx, vy) = _loaders(cfg, data, pair_config, step * cfg.batch, rank, world, device, lr_only)
     log_path = run / "log.csv"
     fields = ["step", "time", "lr", "samples_per_s", "loss", "l1", "l2", "mlwt", "fourier", "mean", "std", "adv", "d_loss", "val_psnr", "val_ssim", "raw_psnr", "raw_ssim", "val_l1", "raw_l1"]
     new_log = not log_path.exists()
@@ -270,11 +325,12 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
             if cfg.channels_last and str(device).startswith("cuda"):
                 x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
             gan = 0 <= cfg.gan_after <= step
+            x_c = x if cfg.scale == 1 else _upsample(x, cfg.scale)  # the discriminator's condition
             with _autocast(device, cfg.amp):
                 y_g = Gt(x)
                 loss, terms = pixel_loss(y.float(), y_g.float(), cfg.loss)
                 if gan:
-                    adv = adversarial_loss(Dt(x, y).float(), Dt(x, y_g).float())
+                    adv = adversarial_loss(Dt(x_c, y).float(), Dt(x_c, y_g).float())
                     loss = loss + cfg.loss.adv * adv
                     terms["adv"] = float(adv.detach())
             opt_g.zero_grad(set_to_none=True)
@@ -285,7 +341,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
             sched.step()
             if gan:
                 with _autocast(device, cfg.amp):
-                    d_loss = discriminator_loss(Dt(x, y).float(), Dt(x, y_g.detach()).float())
+                    d_loss = discriminator_loss(Dt(x_c, y).float(), Dt(x_c, y_g.detach()).float())
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()

@@ -108,3 +108,25 @@ def test_train_cli_on_the_fly(tmp_path):
     assert res.exit_code == 0, res.output
     assert "validation: PSNR" in res.output
     assert checkpoint.load(tmp_path / "r" / "last.pt")["step"] == 2
+
+
+def test_sr_generate_train_apply_evaluate(tmp_path):
+    r = CliRunner()
+    data = tmp_path / "sr.zarr"
+    res = r.invoke(cli, ["generate", "--task", "sr", "--scale", "2", "--n", "6", "--size", "32", "--out", str(data), "--workers", "1", "--shard-size", "3", "--quiet"])
+    assert res.exit_code == 0, res.output
+    from emsim import store
+
+    g = store.open_group(str(data), "r")
+    assert g["x"].shape == (6, 16, 16) and g["y"].shape == (6, 32, 32)
+    res = r.invoke(cli, ["train", "sr", "--model", "cgrdn_sr", "--scale", "2", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--batch", "2", "--patch", "16", "--workers", "0", "--val-size", "2", "--val-every", "2", "--ckpt-every", "2", "--quiet"])
+    assert res.exit_code == 0, res.output
+    np.save(tmp_path / "in.npy", np.random.default_rng(0).random((21, 30)).astype(np.float32))
+    res = r.invoke(cli, ["sr", str(tmp_path / "in.npy"), "--model", str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "up.npy")])
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "up.npy").shape == (42, 60)
+    res = r.invoke(cli, ["restore", str(tmp_path / "in.npy"), "--model", str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "o.npy")])
+    assert res.exit_code == 2 and "emsim sr" in res.output
+    res = r.invoke(cli, ["evaluate", "--task", "sr", "--model", str(tmp_path / "run" / "last.pt"), "--data", str(data), "--n", "2"])
+    assert res.exit_code == 0, res.output
+    assert "bicubic" in res.output and "lbnlm" in res.output and "model" in res.output
