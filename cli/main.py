@@ -28,3 +28,7 @@ for command in (render, specimen, generate, info, preview, train, restore, sr, e
 
 def main(args=None):
     cli.main(args=args, prog_name="emsim")
+
+
+if __name__ == "__main__":  # python -m cli.main / torchrun -m cli.main
+    main()

@@ -42,6 +42,12 @@ def _common_options(f):
     return f
 
 
+def _rank0() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _data_source(data, on_the_fly, modality, resolution, sim_config, **sim_overrides):
     if bool(data) == bool(on_the_fly):
         raise EmsimError("give exactly one of --data PATH or --on-the-fly")
@@ -60,7 +66,7 @@ def restore(model, data, on_the_fly, modality, resolution, sim_config, run_dir, 
     data, pair_config = _data_source(data, on_the_fly, modality, resolution, sim_config)
     cfg = config_from(config_file, model=model, steps=steps, batch=batch, patch=patch, lr=lr, gan_after=gan_after, workers=workers, val_size=val_size, val_every=val_every, ckpt_every=ckpt_every, seed=seed, amp=amp, compile=compile_)
     metrics = run_train(run_dir, cfg, data=data, pair_config=pair_config, device=device, quiet=quiet)
-    if metrics:
+    if metrics and _rank0():
         click.echo(f"validation: PSNR {metrics['val_psnr']:.2f} dB (raw {metrics['raw_psnr']:.2f} dB), SSIM {metrics['val_ssim']:.4f} (raw {metrics['raw_ssim']:.4f})")
 
 
@@ -90,5 +96,5 @@ def sr(model, scale, lr_only_folder, lr_only_pipeline, mixing_dir, data, on_the_
     else:
         data, pair_config = _data_source(data, on_the_fly, modality, resolution, sim_config, task="sr", sr={"scale": scale})
     metrics = run_train(run_dir, cfg, data=data, pair_config=pair_config, lr_only=lr_only, device=device, quiet=quiet)
-    if metrics:
+    if metrics and _rank0():
         click.echo(f"validation: PSNR {metrics['val_psnr']:.2f} dB (bicubic {metrics['raw_psnr']:.2f} dB), SSIM {metrics['val_ssim']:.4f} (bicubic {metrics['raw_ssim']:.4f})")
