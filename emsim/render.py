@@ -43,9 +43,11 @@ from .physics import AtomModel, butterworth_area
 PEAK_TOL = 1e-5
 MASS_TOL = 1e-4
 INTERP_TOL = 1e-5
-# Cost model (ns, measured on the 2-core dev VM): one splatted pixel, one P*log2(P) unit of
-# a float32 real FFT.
+# Cost model (ns, measured on the 2-core dev VM): one splatted pixel, one splatted row, one
+# atom's TAPS x TAPS deposit, one P*log2(P) unit of a float32 real FFT.
 _NS_PER_PIXEL = 4.0
+_NS_PER_ROW = 15.0
+_NS_PER_DEPOSIT = 115.0
 _NS_PER_FFT_UNIT = 0.17
 
 
@@ -90,16 +92,68 @@ _SHIFTS = (0.25, 0.5, 0.75)
 _SHIFT_WEIGHTS = [_lagrange_weights(d) for d in _SHIFTS]
 
 
-def _tail_interp_error(model: AtomModel, L: float, rho2: float, r_cut: float) -> float:
-    """Max error (relative to the peak) of Lagrange-shifting the tail kernel f*(1-w), along
-    a line through its centre, by 1/4, 1/2 and 3/4 pixel."""
-    x = np.arange(max(0.0, math.floor(0.3 * rho2) - TAPS), math.ceil(r_cut) + 2 * TAPS)
+TAYLOR_ORDER = 6  # derivatives matched by the smooth continuation (measured best of 6, 10, 14)
+MAX_TAIL_PEAK = 4.0  # a continuation overshooting this many peaks is rejected (float32 cancellation)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Split:
+    """A decomposition f = core + tail of a profile with a compact core of radius ``rho``
+    pixels (L = r_m in pixels), the tail smooth enough for the Lagrange/FFT path:
+
+    - ``window``: tail = f (1 - w), core = f w, with the erfc window ``_window``;
+    - ``taylor``: tail = g, the profile outside rho and, inside, the degree-``TAYLOR_ORDER``
+      Taylor polynomial of f as a function of s^2 at s1 = rho / L (so g is C^k at rho and a
+      smooth polynomial in x, y inside); core = f - g, exactly zero beyond rho. The core
+      needs no transition zone, so it is 2-3x smaller than the window's for narrow atoms;
+      for wide atoms the polynomial overshoots and the window wins (the planner measures
+      both)."""
+
+    kind: str
+    rho: float
+    L: float
+    coeffs: tuple = ()
+
+    @classmethod
+    def taylor(cls, model: AtomModel, rho: float, L: float) -> "_Split | None":
+        s1 = rho / L
+        u1 = s1 * s1
+        radius = 0.6 * min(u1, u1 - 1.0)  # inside the disc free of the Butterworth poles and the branch point at 0
+        if radius <= 0.05:
+            return None
+        z = u1 + radius * np.exp(2j * np.pi * np.arange(64) / 64)  # Cauchy integral by FFT
+        vals = model.h1 * np.exp(-z / 2) + model.h2 * np.exp(-np.sqrt(z)) + model.h3 / (1 + z**model.n)
+        c = np.real(np.fft.fft(vals) / 64)[: TAYLOR_ORDER + 1] / radius ** np.arange(TAYLOR_ORDER + 1)
+        return cls("taylor", rho, L, tuple(c.tolist()))
+
+    def tail_s(self, model: AtomModel, s):
+        """Tail at reduced radius s."""
+        s = np.asarray(s, dtype=float)
+        if self.kind == "window":
+            return model.profile_s(s) * (1.0 - _window(s * self.L, self.rho))
+        s1 = self.rho / self.L
+        inside = s < s1
+        poly = np.polyval(np.asarray(self.coeffs)[::-1], s * s - s1 * s1)
+        return np.where(inside, poly, model.profile_s(s))
+
+    def core_s(self, model: AtomModel, s):
+        """Core (what is splatted exactly) at reduced radius s < rho / L."""
+        return model.profile_s(s) - self.tail_s(model, s)
+
+
+def _tail_interp_error(model: AtomModel, split: _Split, r_cut: float, os: int = 1) -> float:
+    """Max error (relative to the peak) of Lagrange-shifting the tail kernel, sampled with
+    ``os`` points per pixel, along a line through its centre by 1/4, 1/2, 3/4 sample.
+    Infinite for a continuation that overshoots MAX_TAIL_PEAK peaks."""
+    x = np.arange(0.0, math.ceil(os * r_cut) + 2 * TAPS)
 
     def tail(rho):
-        rho = np.abs(rho)
-        return model.profile_s(rho / L) * (1.0 - _window(rho, rho2)) * (rho <= r_cut)
+        rho = np.abs(rho) / os  # pixels
+        return split.tail_s(model, rho / split.L) * (rho <= r_cut)
 
     samples = tail(x)
+    if split.kind == "taylor" and np.abs(samples[: int(os * split.rho) + 2]).max() > MAX_TAIL_PEAK * model.peak:
+        return math.inf
     n = x.size - TAPS  # the target x[k+4] - d uses the samples x[k], ..., x[k+7]
     err = 0.0
     for d, w in zip(_SHIFTS, _SHIFT_WEIGHTS):
@@ -116,15 +170,15 @@ def _basis(n_entries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.exp(-0.5 * s * s), np.exp(-s), np.log(s)
 
 
-def _table(model: AtomModel, s_max: float, window=None) -> np.ndarray:
-    """Profile (times the core window, if any) at s = k * S_STEP up to s_max, float32, with
-    two trailing zeros so the splat can interpolate up to the cutoff."""
+def _table(model: AtomModel, s_max: float, split: "_Split | None" = None) -> np.ndarray:
+    """Profile (or the split's core) at s = k * S_STEP up to s_max, float32, with two
+    trailing zeros so the splat can interpolate up to the cutoff."""
     n = int(math.ceil(s_max / S_STEP)) + 1
     size = 1 << max(12, (n - 1).bit_length())  # share the cached basis between calls
     g, e, logs = (b[:n] for b in _basis(size))
     vals = model.h1 * g + model.h2 * e + model.h3 / (1.0 + np.exp(2.0 * model.n * logs))
-    if window is not None:
-        vals = vals * window(np.arange(n) * S_STEP)
+    if split is not None:
+        vals = vals - split.tail_s(model, np.arange(n) * S_STEP)
     out = np.zeros(n + 2, dtype=np.float32)
     out[:n] = vals
     return out
@@ -137,7 +191,7 @@ class _Plan:
     model: AtomModel
     L: float  # r_m in pixels
     s_cut: float  # full cutoff (reduced radius)
-    core_rho: float | None = None  # core radius in pixels if split
+    split: _Split | None = None  # core + FFT tail, else the whole profile is splatted
     oversample: int = 1  # the tail's FFT grid has this many points per pixel
 
     @property
@@ -153,10 +207,10 @@ class _Plan:
 
     def table(self) -> tuple[np.ndarray, float]:
         """(table, s_max^2) of what is splatted: the whole profile or the windowed core."""
-        if self.core_rho is None:
+        if self.split is None:
             return _table(self.model, self.s_cut), self.s_cut**2
-        s_core = self.core_rho / self.L
-        return _table(self.model, s_core, lambda s: _window(s * self.L, self.core_rho)), s_core**2
+        s_core = self.split.rho / self.L
+        return _table(self.model, s_core, self.split), s_core**2
 
 
 def _fft_shape(shape, r_cut: float, ext: int = 0) -> tuple[int, int]:
@@ -183,28 +237,33 @@ def _plan_species(model: AtomModel, pixel_size: float, n_atoms: int, shape, allo
     r_cut = plan.r_cut_px
 
     def splat_cost(rho: float) -> float:
-        return n_atoms * min(math.pi * rho * rho, area) * _NS_PER_PIXEL
+        return n_atoms * (min(math.pi * rho * rho, area) * _NS_PER_PIXEL + min(2 * rho + 1, shape[0]) * _NS_PER_ROW)
 
     best_cost = splat_cost(r_cut)
     for os in (1, 2, 3):
         m0, m1 = _fft_shape((os * shape[0], os * shape[1]), os * r_cut)
-        fixed = 2 * m0 * m1 * math.log2(m0 * m1) * _NS_PER_FFT_UNIT + n_atoms * TAPS * TAPS * _NS_PER_PIXEL
+        fixed = 2 * m0 * m1 * math.log2(m0 * m1) * _NS_PER_FFT_UNIT + n_atoms * _NS_PER_DEPOSIT
         # geometric candidate core radii (pixels) that would beat the best plan so far
-        cands = [rho for rho in (4.0 / os) * 1.15 ** np.arange(80) if rho < r_cut and splat_cost(rho) + fixed < best_cost]
+        cands = [float(rho) for rho in (1.0 / os) * 1.1 ** np.arange(120) if rho < r_cut and splat_cost(rho) + fixed < best_cost]
         if not cands:
             continue
 
-        def ok(i: int) -> bool:
-            return _tail_interp_error(model, os * L, os * cands[i], os * r_cut) <= INTERP_TOL
+        def good(split) -> bool:
+            return split is not None and _tail_interp_error(model, split, r_cut, os) <= INTERP_TOL
 
-        lo, hi = -1, len(cands) - 1
-        if not ok(hi):
-            continue
-        while hi - lo > 1:  # the error falls with the core radius
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-        best_cost = splat_cost(cands[hi]) + fixed
-        plan.core_rho, plan.oversample = float(cands[hi]), os
+        # Taylor continuation: smallest passing radius (its error is not monotonic in rho)
+        found = next((sp for rho in cands if rho >= 1.2 * L and good(sp := _Split.taylor(model, rho, L))), None)
+        # window: the error falls with the radius, so bisect
+        window = [rho for rho in cands if found is None or rho < found.rho]
+        if window and good(_Split("window", window[-1], L)):
+            lo, hi = -1, len(window) - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if good(_Split("window", window[mid], L)) else (mid, hi)
+            found = _Split("window", window[hi], L)
+        if found is not None:
+            best_cost = splat_cost(found.rho) + fixed
+            plan.split, plan.oversample = found, os
     return plan
 
 
@@ -282,8 +341,8 @@ class Renderer:
         """FFT tails on the field extended by ext_px (+3 for the interpolation stencil)."""
         self._ext = int(math.ceil(ext_px)) + 3 if ext_px > 0 else 0
         self._tails = {}
-        for os in sorted({p.oversample for p in self._plans if p.core_rho is not None}):
-            group = [(i, p) for i, p in enumerate(self._plans) if p.core_rho is not None and p.oversample == os]
+        for os in sorted({p.oversample for p in self._plans if p.split is not None}):
+            group = [(i, p) for i, p in enumerate(self._plans) if p.split is not None and p.oversample == os]
             self._tails[os] = [_render_tails(group, self.u, self.v, self.starts, self.shape, self._ext, os), None]
 
     def render(self, offsets=None) -> np.ndarray:
@@ -360,7 +419,7 @@ def _tail_transform(p: _Plan, m0: int, m1: int, os: int) -> np.ndarray:
     iy = np.arange(min(h0, int(r_c) + 1))
     ix = np.arange(min(h1, int(r_c) + 1))
     rho = np.hypot(iy[:, None], ix[None, :]) / os  # pixels
-    vals = p.model.profile_s(rho / p.L) * (1.0 - _window(rho, p.core_rho))
+    vals = p.split.tail_s(p.model, rho / p.L)
     quadrant = np.zeros((h0, h1), dtype=np.float32)
     quadrant[: iy.size, : ix.size] = np.where(rho <= p.r_cut_px, vals, 0.0)
     d = sfft.dctn(quadrant, type=1, workers=1)

@@ -54,7 +54,7 @@ def test_exact_for_thick_overlapping_specimens(rng, dr, r_m):
     img = render_clean(xy, Z, models, dr, shape)
     assert _rel_err(img, ref) <= 1e-3
     if dr < 0.5:
-        assert any(p.core_rho is not None for p in plans)  # the FFT tail path is exercised
+        assert any(p.split is not None for p in plans)  # the FFT tail path is exercised
 
 
 def test_asymmetric_models_exact(rng):
