@@ -33,8 +33,9 @@ import numba as nb
 import numpy as np
 
 from .config import IntRange, Range, check_probability, check_range, integers, uniform
-from .errors import ConfigError, EmsimError
+from .errors import ConfigError
 from .packing import packing_fraction, random_packing
+from .structure import thin_box
 
 AMU_G = 1.66053906660e-24  # g per atomic mass unit
 A3_CM3 = 1e-24  # cm^3 per A^3
@@ -66,19 +67,18 @@ def number_density(rho_g_cm3: float, z: int) -> float:
     return rho_g_cm3 * A3_CM3 / (float(atomic_masses[z]) * AMU_G)
 
 
-def amorphous_block(rng: np.random.Generator, lo, hi, config: AmorphousConfig = AmorphousConfig(), max_atoms: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """A random amorphous element filling the box [lo, hi) (A). Returns (positions,
-    numbers (uint8), record). A target above ``max_atoms`` raises an ``EmsimError``."""
-    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+def amorphous_block(rng: np.random.Generator, lo, hi, config: AmorphousConfig = AmorphousConfig(), max_atoms: int | None = None, keep_top: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A random amorphous element filling the box [lo, hi) (A), made thinner along z when it
+    would need more than ``max_atoms`` atoms (``structure.thin_box``; the record's ``z_range``
+    says what was filled). Returns (positions, numbers (uint8), record)."""
     z = integers(rng, config.z)
     d = uniform(rng, config.min_distance)
     rho = uniform(rng, config.density)
-    volume = float(np.prod(hi - lo))
     n_rho = number_density(rho, z)
     n_density = min(n_rho, config.max_number_density)
+    lo, hi = thin_box(lo, hi, n_density, max_atoms, keep_top)
+    volume = float(np.prod(hi - lo))
     n_target = int(round(n_density * volume))
-    if max_atoms is not None and n_target > max_atoms:
-        raise EmsimError(f"the amorphous block needs {n_target:.3g} atoms, above the limit of {max_atoms:.3g}; use a smaller image, pixel size or support")
     positions, info = random_packing(rng, lo, hi, d, n_target, config.jamming_acceptance)
     reached = len(positions) / volume if volume > 0 else 0.0
     record = {
@@ -92,6 +92,7 @@ def amorphous_block(rng: np.random.Generator, lo, hi, config: AmorphousConfig = 
         "number_density": reached,
         "packing_fraction": packing_fraction(len(positions), volume, d) if volume > 0 else 0.0,
         "n_atoms": int(len(positions)),
+        "z_range": [float(lo[2]), float(hi[2])],
         "attempts": info["attempts"],
     }
     return positions, np.full(len(positions), z, dtype=np.uint8), record

@@ -7,3 +7,11 @@ class EmsimError(ValueError):
 
 class ConfigError(EmsimError):
     """A configuration that cannot be used: unknown key, wrong type or out-of-range value."""
+
+
+class TooManyAtoms(EmsimError):
+    """A block would hold ``n`` atoms, above the atom budget."""
+
+    def __init__(self, message: str, n: int):
+        super().__init__(message)
+        self.n = n

@@ -18,6 +18,15 @@ are mostly of crystals. Amorphous and point specimens are isotropic, so their "r
 orientation" is the identity (a rotation would not change their distribution).
 
 Order within step 2 follows the paper: orient and crop, wedge, shape, defects.
+
+Atom budget (paper silent). The cubic box holds ~(n dr)^3 rho atoms: up to 3e6 at 256^2 but
+~1e8 at 1024^2 and dr = 0.9 A (a 92 nm thick crystal; 2.4 GB of positions, minutes to
+render). A block (specimen or support) that would exceed ``max_atoms`` (1e7) is made thinner
+along the beam instead (``structure.thin_box``: the specimen keeps its bottom face on the
+support, the support its top face), which in projection changes column weights, not the
+lattice image; ``info["thickness"]`` and ``info["thinned"]`` record it. At the default budget
+no 256^2 specimen is thinned and a thinned 1024^2 crystal is still ~10 nm thick, a typical
+HRTEM thickness.
 """
 
 from __future__ import annotations
@@ -30,11 +39,11 @@ from .amorphous import AmorphousConfig, amorphous_block
 from .config import Range, check_range, coin, jsonable, uniform
 from .crystal import CrystalConfig, random_crystal
 from .defects import DefectConfig, apply_defects
-from .errors import ConfigError, EmsimError
+from .errors import ConfigError, EmsimError, TooManyAtoms
 from .orientation import OrientationConfig, sample_orientation
 from .points import IsolatedAtomsConfig, isolated_atoms
 from .shapes import ShapeConfig, WedgeConfig, check_weights, weighted_choice, sample_shape, sample_wedge, shape_keep, wedge_keep
-from .structure import tile
+from .structure import thin_box, tile
 from .support import SupportConfig
 
 KINDS = ("crystalline", "amorphous", "points")
@@ -47,7 +56,7 @@ class SpecimenConfig:
     pixel_size: Range = (0.025, 0.9)  # A
     margin: float = 10.0  # A beyond the extended field in x and y
     kinds: tuple[float, float, float] = (0.7, 0.15, 0.15)  # crystalline, amorphous, points
-    max_atoms: int = 100_000_000  # per block (specimen, support): 2.4 GB of positions
+    max_atoms: int = 10_000_000  # atom budget per block (specimen, support); see module docstring
     crystal: CrystalConfig = dataclasses.field(default_factory=CrystalConfig)
     amorphous: AmorphousConfig = dataclasses.field(default_factory=AmorphousConfig)
     points: IsolatedAtomsConfig = dataclasses.field(default_factory=IsolatedAtomsConfig)
@@ -132,18 +141,30 @@ class Specimen:
         return atoms
 
 
-def _body(rng, kind, lo, hi, dr, *, crystal, amorphous, points, orientation, max_atoms) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Step 1 plus orientation and cropping: atoms filling [lo, hi)."""
+def _body(rng, kind, lo, hi, dr, *, crystal, amorphous, points, orientation, max_atoms, keep_top=False):
+    """Step 1 plus orientation and cropping: atoms filling [lo, hi), thinned along z to the
+    atom budget (module docstring). Returns (positions, numbers, record, lo, hi) with the box
+    actually filled."""
     if kind == "crystalline":
         c = random_crystal(rng, crystal)
         R, orient = sample_orientation(rng, c.cell, c.hexagonal, orientation)
-        pos, num = tile(c.frac, c.numbers.astype(np.uint8), c.cell, R, lo, hi, max_atoms)
-        return pos, num, {"crystal": c.record, "orientation": orient}
+        lo, hi = thin_box(lo, hi, c.record["number_density"], max_atoms, keep_top)
+        for attempt in range(8):  # a thin slab of a large cell can overshoot the mean density
+            try:
+                pos, num = tile(c.frac, c.numbers.astype(np.uint8), c.cell, R, lo, hi, max_atoms)
+                break
+            except TooManyAtoms as e:
+                if attempt == 7:
+                    raise
+                lo, hi = thin_box(lo, hi, e.n / float(np.prod(hi - lo)), max_atoms, keep_top)
+        return pos, num, {"crystal": c.record, "orientation": orient}, lo, hi
     if kind == "amorphous":
-        pos, num, rec = amorphous_block(rng, lo, hi, amorphous, max_atoms)
-        return pos, num, {"amorphous": rec, "orientation": {"kind": "isotropic"}}
+        pos, num, rec = amorphous_block(rng, lo, hi, amorphous, max_atoms, keep_top)
+        lo, hi = lo.copy(), hi.copy()
+        lo[2], hi[2] = rec["z_range"]
+        return pos, num, {"amorphous": rec, "orientation": {"kind": "isotropic"}}, lo, hi
     pos, num, rec = isolated_atoms(rng, lo, hi, dr, points)
-    return pos, num, {"points": rec, "orientation": {"kind": "isotropic"}}
+    return pos, num, {"points": rec, "orientation": {"kind": "isotropic"}}, lo, hi
 
 
 def _cut(rng, pos, num, lo, hi, field_lo, field_hi, *, wedge, shape, defects) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -178,24 +199,26 @@ def generate_specimen(
     field_lo = np.zeros(3)
     field_hi = box.field
     kind = KINDS[weighted_choice(rng, config.kinds)]
-    pos, num, body = _body(rng, kind, box.lo, box.hi, dr, crystal=config.crystal, amorphous=config.amorphous, points=config.points, orientation=config.orientation, max_atoms=config.max_atoms)
-    pos, num, cuts = _cut(rng, pos, num, box.lo, box.hi, field_lo, field_hi, wedge=config.wedge, shape=config.shape, defects=config.defects)
+    pos, num, body, lo, hi = _body(rng, kind, box.lo, box.hi, dr, crystal=config.crystal, amorphous=config.amorphous, points=config.points, orientation=config.orientation, max_atoms=config.max_atoms)
+    pos, num, cuts = _cut(rng, pos, num, lo, hi, field_lo, field_hi, wedge=config.wedge, shape=config.shape, defects=config.defects)
     n_specimen = len(num)
-    lo, hi = box.lo.copy(), box.hi.copy()
+    thickness = float(hi[2] - lo[2])
+    thinned = bool(thickness < box.hi[2] - box.lo[2])
+    lo, hi = lo.copy(), hi.copy()
     support = None
     sc: SupportConfig = config.support
     if coin(rng, sc.p):
         s_kind = "crystalline" if coin(rng, sc.p_crystalline) else "amorphous"
-        thickness = uniform(rng, sc.thickness)
-        s_lo = np.array([box.lo[0], box.lo[1], -thickness])
+        s_thickness = uniform(rng, sc.thickness)
+        s_lo = np.array([box.lo[0], box.lo[1], -s_thickness])
         s_hi = np.array([box.hi[0], box.hi[1], 0.0])
-        s_pos, s_num, s_body = _body(rng, s_kind, s_lo, s_hi, dr, crystal=sc.crystal, amorphous=sc.amorphous, points=config.points, orientation=sc.orientation, max_atoms=config.max_atoms)
+        s_pos, s_num, s_body, s_lo, s_hi = _body(rng, s_kind, s_lo, s_hi, dr, crystal=sc.crystal, amorphous=sc.amorphous, points=config.points, orientation=sc.orientation, max_atoms=config.max_atoms, keep_top=True)
         s_pos, s_num, s_cuts = _cut(rng, s_pos, s_num, s_lo, s_hi, field_lo, field_hi, wedge=sc.wedge, shape=None, defects=sc.defects)
-        support = {"type": s_kind, "thickness": thickness, "n_atoms": int(len(s_num)), **s_body, **s_cuts}
+        support = {"type": s_kind, "thickness": float(-s_lo[2]), "thickness_drawn": s_thickness, "n_atoms": int(len(s_num)), **s_body, **s_cuts}
         del support["shape"]
         pos = np.concatenate([pos, s_pos]) if len(s_pos) else pos
         num = np.concatenate([num, s_num]) if len(s_num) else num
-        lo[2] = -thickness
+        lo[2] = s_lo[2]
     present = np.flatnonzero(np.bincount(num, minlength=1)) if len(num) else np.zeros(0, dtype=int)
     info = {
         "type": kind,
@@ -205,6 +228,8 @@ def generate_specimen(
         "extension_px": box.extension,
         "margin": box.margin,
         "field": box.field,
+        "thickness": thickness,
+        "thinned": thinned,
         "box": {"lo": lo, "hi": hi},
         **body,
         **cuts,

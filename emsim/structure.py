@@ -12,7 +12,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
-from .errors import EmsimError
+from .errors import EmsimError, TooManyAtoms
 
 
 def read_structure(path: str | Path):
@@ -118,11 +118,28 @@ def _fill(base, numbers, A, lo, hi, n_lo, n_hi, out_pos, out_num, write):
     return n
 
 
+def thin_box(lo, hi, number_density: float, max_atoms: int | None, keep_top: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The box [lo, hi) made thinner along z (the beam) so that ``number_density`` (atoms/A^3)
+    fills it with at most 0.9 ``max_atoms`` atoms (the 10 % absorbs a crystal's surface
+    fluctuations); the face at ``hi`` (``keep_top``) or at ``lo`` stays in place. Unchanged
+    when it already fits. In projection a thinner slab changes column weights, not positions."""
+    lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+    n = number_density * float(np.prod(hi - lo))
+    if max_atoms is None or n <= 0.9 * max_atoms:
+        return lo, hi
+    t = (hi[2] - lo[2]) * 0.9 * max_atoms / n
+    if keep_top:
+        lo[2] = hi[2] - t
+    else:
+        hi[2] = lo[2] + t
+    return lo, hi
+
+
 def tile(frac, numbers, cell, rotation, lo, hi, max_atoms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All lattice images of a periodic cell (``frac``: (n, 3) fractional positions) whose
     rotated Cartesian positions lie in the box [lo, hi) (A). Numba, two passes (count, then
     fill) so memory is exactly the output. Returns (positions float64, numbers, same dtype).
-    More than ``max_atoms`` atoms raise an ``EmsimError`` before any allocation."""
+    More than ``max_atoms`` atoms raise ``TooManyAtoms`` before any allocation."""
     cell = np.asarray(cell, dtype=np.float64)
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     numbers = np.ascontiguousarray(numbers)
@@ -140,7 +157,7 @@ def tile(frac, numbers, cell, rotation, lo, hi, max_atoms: int | None = None) ->
     empty_pos, empty_num = np.zeros((0, 3)), numbers[:0]
     n = _fill(base, numbers, A, lo, hi, n_lo, n_hi, empty_pos, empty_num, False)
     if max_atoms is not None and n > max_atoms:
-        raise EmsimError(f"the crystal fills the box with {n:.3g} atoms, above the limit of {max_atoms:.3g}; use a smaller image, pixel size or support")
+        raise TooManyAtoms(f"the crystal fills the box with {n:.3g} atoms, above the limit of {max_atoms:.3g}; use a smaller image, pixel size or support", n)
     pos = np.empty((n, 3))
     num = np.empty(n, dtype=numbers.dtype)
     _fill(base, numbers, A, lo, hi, n_lo, n_hi, pos, num, True)

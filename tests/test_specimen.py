@@ -122,9 +122,26 @@ def test_config_errors():
         from_dict(SpecimenConfig, {"support": {"p": 2.0}})
     with pytest.raises(EmsimError):
         generate_specimen(np.random.default_rng(0), shape=(0, 8))
-    for kind in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0]):
-        with pytest.raises(EmsimError, match="above the limit of 100"):
-            generate_specimen(np.random.default_rng(0), _config(kinds=kind, max_atoms=100), shape=(64, 64), pixel_size=0.5)
+
+
+@pytest.mark.parametrize("kind", [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+@pytest.mark.parametrize("seed", range(4))
+def test_atom_budget_thins_blocks_along_the_beam(kind, seed):
+    """Over the budget, specimen and support become thinner slabs (specimen on top of the
+    support, which keeps its top face at z = 0) that each hold at most max_atoms atoms."""
+    budget = 3000
+    dense = {"crystal": {"length": [3.1, 6.0]}, "amorphous": {"z": [14, 14], "density": [2.3, 2.3]}}  # >= 0.005 atoms/A^3
+    tables = {"kinds": kind, **dense, "support": {"p": 1.0, "thickness": [200.0, 300.0], **dense}}
+    s = generate_specimen(np.random.default_rng(seed), _config(max_atoms=budget, **tables), shape=(64, 64), pixel_size=0.8)
+    full = generate_specimen(np.random.default_rng(seed), _config(**tables), shape=(64, 64), pixel_size=0.8)
+    assert s.info["thinned"] and not full.info["thinned"]
+    assert 0 < s.info["n_specimen_atoms"] <= budget < full.info["n_specimen_atoms"]
+    assert 0 < s.info["support"]["n_atoms"] <= budget
+    assert s.info["support"]["thickness"] < s.info["support"]["thickness_drawn"]
+    z = s.positions[:, 2]
+    top = z[: s.info["n_specimen_atoms"]]
+    assert top.min() >= 0 and top.max() < s.info["thickness"] < full.info["thickness"]
+    assert z.min() >= -s.info["support"]["thickness"] and z[s.info["n_specimen_atoms"] :].max() < 0
 
 
 @pytest.mark.parametrize("margin,ok", [(10.0, True), (0.0, False)])
