@@ -6,7 +6,7 @@ For each image size, specimens are drawn with the default (paper) config for see
 0..N-1 (pixel size drawn too) after a JIT warm-up. Prints the median, 95th percentile and
 maximum of the wall time and atom count, the median time per (specimen type, support type)
 class and the stage split (crystal, tiling, amorphous RSA, points, cuts) summed over
-all seeds. ``--worst`` times the worst cases of the issue (256^2, dr = 0.9 A, 30 nm
+all seeds. ``--worst`` times the worst cases of the issue (256^2 and 1024^2, dr = 0.9 A, 30 nm
 support), each in a fresh process whose peak RSS growth is the memory figure; ``--rsa``
 compares the amorphous RSA with ``packing.random_packing``.
 """
@@ -93,7 +93,7 @@ WORST = {
 }
 
 
-def _one(name: str, seed: int) -> None:
+def _one(name: str, seed: int, size: int) -> None:
     """Child process: one worst case; prints time, atoms and peak RSS growth (MiB)."""
     import resource
 
@@ -102,21 +102,21 @@ def _one(name: str, seed: int) -> None:
         generate_specimen(np.random.default_rng(warm), cfg, shape=(16, 16), pixel_size=0.9)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    s = generate_specimen(np.random.default_rng(seed), cfg, shape=(256, 256), pixel_size=0.9)
+    s = generate_specimen(np.random.default_rng(seed), cfg, shape=(size, size), pixel_size=0.9)
     dt = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(dt, len(s), (peak - base) / 1024)
 
 
-def run_worst(seeds: int) -> None:
+def run_worst(seeds: int, size: int) -> None:
     import subprocess
     import sys
 
-    print(f"\nworst cases: 256x256, dr = 0.9 A, 30 nm support, seeds 0..{seeds - 1}, each in a fresh process: max time, atoms, peak RSS growth")
+    print(f"\nworst cases: {size}x{size}, dr = 0.9 A, 30 nm support, seeds 0..{seeds - 1}, each in a fresh process: max time, atoms, peak RSS growth")
     for name in WORST:
         rows = []
         for seed in range(seeds):
-            out = subprocess.run([sys.executable, __file__, "--one", name, str(seed)], capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, __file__, "--one", name, str(seed), str(size)], capture_output=True, text=True, check=True)
             rows.append([float(v) for v in out.stdout.split()[-3:]])
         t, n, m = np.max(rows, axis=0)
         print(f"  {name:<32} {t * 1e3:7.0f} ms {n:>10.3g} atoms {m:6.0f} MiB")
@@ -143,18 +143,20 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="*", default=[256, 1024])
     ap.add_argument("--worst", action="store_true", help="also time the worst cases (fresh process each)")
     ap.add_argument("--worst-seeds", type=int, default=3)
+    ap.add_argument("--worst-sizes", type=int, nargs="*", default=[256, 1024])
     ap.add_argument("--rsa", action="store_true", help="also time the RSA packing")
-    ap.add_argument("--one", nargs=2, metavar=("CASE", "SEED"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=3, metavar=("CASE", "SEED", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        return _one(args.one[0], int(args.one[1]))
+        return _one(args.one[0], int(args.one[1]), int(args.one[2]))
     for seed in range(3):  # JIT warm-up (and numba cache load)
         generate_specimen(np.random.default_rng(seed), shape=(32, 32))
     instrument()
     for n in args.sizes:
         run_size(n, args.seeds)
     if args.worst:
-        run_worst(args.worst_seeds)
+        for size in args.worst_sizes:
+            run_worst(args.worst_seeds, size)
     if args.rsa:
         run_rsa()
 
