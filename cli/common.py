@@ -49,7 +49,8 @@ SIZE = SizeType()
 
 
 class EmsimGroup(click.Group):
-    """Click group that turns EmsimError (bad input) into a one-line message and exit 2."""
+    """Click group that turns EmsimError (bad input) into a one-line message and exit 2, and
+    an OSError (the environment failing mid-run) into a one-line message and exit 1."""
 
     def main(self, args=None, *a, **k):
         args = list(sys.argv[1:] if args is None else args)
@@ -61,6 +62,10 @@ class EmsimGroup(click.Group):
         except EmsimError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(EXIT_USAGE)
+        except OSError as e:  # the environment failed (disk full, file system gone): completed shards stay
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)

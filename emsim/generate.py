@@ -122,7 +122,10 @@ def prepare(path: str, n: int, config, seed: int, shard_size: int, dtype: str, o
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "sampler": sampler,
     }
-    store.create(path, spec, attrs)
+    try:
+        store.create(path, spec, attrs)
+    except OSError as e:  # e.g. a parent that is a file, a read-only or pseudo file system
+        raise EmsimError(f"cannot write {path}: {e.strerror or e}") from None
     return spec, {}
 
 

@@ -50,18 +50,39 @@ def test_generate_two_workers_identical_to_one(tmp_path):
         (["--n", "2", "--config", "bad.toml"], "malformed config"),
         (["--n", "2", "--config", "unknown.toml"], "unknown key"),
         (["--n", "2", "--out", "nodir/s.zarr"], "does not exist"),
+        (["--n", "2", "--out", "afile/s.zarr"], "cannot write afile/s.zarr"),
     ],
 )
 def test_generate_bad_input(tmp_path, monkeypatch, args, msg):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.toml").write_text("modality = = 1")
     (tmp_path / "unknown.toml").write_text("frobnicate = 1")
+    (tmp_path / "afile").write_text("")
     if "--out" not in args:
         args = [*args, "--out", "s.zarr"]
     res = run("generate", *args, "--quiet")
     assert res.exit_code == 2, res.output
     assert msg in res.output and "Traceback" not in res.output
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_generate_io_failure_keeps_completed_shards(tmp_path, monkeypatch):
+    """A disk failing mid-run: one line, exit 1, earlier shards kept; a re-run resumes."""
+    out = tmp_path / "s.zarr"
+    write = store.write_shard
+
+    def failing(group, spec, shard, columns):
+        if shard == 1:
+            raise OSError(28, "No space left on device", str(out))
+        return write(group, spec, shard, columns)
+
+    monkeypatch.setattr(store, "write_shard", failing)
+    res = run("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet")
+    assert res.exit_code == 1 and "No space left on device" in res.output and "Traceback" not in res.output
+    assert list(store.manifest(store.open_group(str(out), "r"))) == [0]
+    monkeypatch.setattr(store, "write_shard", write)
+    assert run("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet").exit_code == 0
+    assert sorted(store.manifest(store.open_group(str(out), "r"))) == [0, 1]
 
 
 def test_generate_refuses_other_seed_keeps_store(tmp_path):
