@@ -150,6 +150,7 @@ def generate(
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise EmsimError(f"--workers must be positive, got {workers}")
+    fresh = "://" not in path and not Path(path).exists()
     spec, done = prepare(path, n, config, seed, shard_size, dtype, overwrite, sampler)
     todo = [s for s in range(spec.n_shards) if s not in done]
     skipped = sum(e["count"] for e in done.values())
@@ -165,6 +166,10 @@ def generate(
                 stages[k] = stages.get(k, 0.0) + v
             if bar is not None:
                 bar.update(entry["count"])
+    except BaseException:
+        if fresh and not store.manifest(store.open_group(path, "r")):
+            shutil.rmtree(path, ignore_errors=True)  # a store this call created and nothing finished in
+        raise
     finally:
         if bar is not None:
             bar.close()

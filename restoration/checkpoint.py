@@ -25,9 +25,9 @@ def load(path: str | Path, map_location="cpu") -> dict:
         raise EmsimError(f"checkpoint not found: {p}")
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise EmsimError(f"cannot load checkpoint {p}: {msg}") from None
+    except Exception as e:  # torch's messages run to paragraphs: keep the first sentence
+        msg = str(e).splitlines()[0].split(". ")[0] if str(e) else type(e).__name__
+        raise EmsimError(f"cannot load checkpoint {p} (not a checkpoint saved by emsim?): {msg}") from None
 
 
 def load_generator(path: str | Path, device="cpu"):

@@ -67,18 +67,24 @@ def test_generate_bad_input(tmp_path, monkeypatch, args, msg):
 
 
 def test_generate_io_failure_keeps_completed_shards(tmp_path, monkeypatch):
-    """A disk failing mid-run: one line, exit 1, earlier shards kept; a re-run resumes."""
+    """A disk failing mid-run: one line, exit 1, earlier shards kept, a re-run resumes; a
+    store this run created and completed nothing in is removed."""
     out = tmp_path / "s.zarr"
     write = store.write_shard
+    fail_at = [0]
 
     def failing(group, spec, shard, columns):
-        if shard == 1:
+        if shard == fail_at[0]:
             raise OSError(28, "No space left on device", str(out))
         return write(group, spec, shard, columns)
 
     monkeypatch.setattr(store, "write_shard", failing)
-    res = run("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet")
+    args = ("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet")
+    res = run(*args)
     assert res.exit_code == 1 and "No space left on device" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+    fail_at[0] = 1
+    assert run(*args).exit_code == 1
     assert list(store.manifest(store.open_group(str(out), "r"))) == [0]
     monkeypatch.setattr(store, "write_shard", write)
     assert run("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet").exit_code == 0
