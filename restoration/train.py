@@ -272,7 +272,6 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise EmsimError("--device cuda requested but no CUDA device is available")
     run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + rank)
     if pair_config is None and data is None and lr_only is None:
         from emsim.pipeline import PairConfig
@@ -297,6 +296,9 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
         opt_d.load_state_dict(ck["opt_d"])
         sched.load_state_dict(ck["sched"])
         step, best = int(ck["step"]), float(ck["best"])
+    # the data are opened before the run directory is made: bad input leaves nothing behind
+    batches, (vx, vy) = _loaders(cfg, data, pair_config, step * cfg.batch, rank, world, device, lr_only)
+    run.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         meta = {"train": to_dict(cfg), "data": data, "lr_only": None if lr_only is None else repr(lr_only), "pair_config": to_dict(pair_config) if pair_config is not None else None, "parameters": n_parameters(G)}
         (run / "config.json").write_text(json.dumps(meta, indent=1))
@@ -308,7 +310,6 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
     if cfg.compile:
         Gt, Dt = torch.compile(Gt), torch.compile(Dt)
 
-    batches, (vx, vy) = _loaders(cfg, data, pair_config, step * cfg.batch, rank, world, device, lr_only)
     log_path = run / "log.csv"
     fields = ["step", "time", "lr", "samples_per_s", "loss", "l1", "l2", "mlwt", "fourier", "mean", "std", "adv", "d_loss", "val_psnr", "val_ssim", "raw_psnr", "raw_ssim", "val_l1", "raw_l1"]
     new_log = not log_path.exists()

@@ -101,6 +101,9 @@ def test_train_cli_validation(tmp_path):
     assert res.exit_code == 2 and "exactly one of --data" in res.output
     res = r.invoke(cli, ["train", "restore", "--on-the-fly", "--out", str(tmp_path / "r"), "--patch", "33"])
     assert res.exit_code == 2 and "even" in res.output
+    res = r.invoke(cli, ["train", "restore", "--data", str(tmp_path / "missing.zarr"), "--out", str(tmp_path / "r"), "--device", "cpu"])
+    assert res.exit_code == 2 and "no emsim store" in res.output
+    assert not (tmp_path / "r").exists()  # bad input leaves no run directory
 
 
 def test_train_cli_on_the_fly(tmp_path):
