@@ -43,10 +43,7 @@ def _apply(input_path, ckpt, out, tile, overlap, device, amp, sr: bool):
         raise EmsimError(f"{out}: folder {out.parent} does not exist")
     image, meta = read_input(input_path)
     device = _device(device)
-    model = load_generator(ckpt, device)
-    scale = int(getattr(model, "scale", 1) or 1)
-    if sr != (scale > 1):
-        raise EmsimError(f"{ckpt} is {'an SR' if scale > 1 else 'a restoration'} model; use `emsim {'sr' if scale > 1 else 'restore'}`")
+    model = load_generator(ckpt, device, sr=sr)
     t = time.perf_counter()
     result = restore_array(model, image, tile=tile, overlap=overlap, device=device, amp=amp)
     write_output(out, result, meta)
@@ -91,7 +88,7 @@ def evaluate(ckpt, data, n, baselines, csv_path, device, task):
         if unknown:
             raise EmsimError(f"unknown baselines {sorted(unknown)} (use bm3d, gaussian, raw)")
         dev = _device(device)
-        model = load_generator(ckpt, dev) if ckpt else None
+        model = load_generator(ckpt, dev, sr=False) if ckpt else None
         rows = evaluate_pairs(store_pairs(data, n), model, dev, names)
         table = format_table(rows)
     click.echo(table)

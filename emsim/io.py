@@ -76,7 +76,13 @@ def read_image(path: str | Path) -> np.ndarray:
     except Exception as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise EmsimError(f"cannot read image {p}: {msg}") from None
-    img = np.squeeze(np.asarray(img))
+    return check_image(np.squeeze(np.asarray(img)).astype(np.float32), p)
+
+
+def check_image(img: np.ndarray, source) -> np.ndarray:
+    """A readable input image: 2D and finite (NaN or inf would poison a whole network output)."""
     if img.ndim != 2:
-        raise EmsimError(f"{p}: expected a 2D image, got shape {img.shape}")
-    return img.astype(np.float32)
+        raise EmsimError(f"{source}: expected a 2D image, got shape {img.shape}")
+    if not np.isfinite(img).all():
+        raise EmsimError(f"{source}: the image holds NaN or infinite values")
+    return img

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from emsim.errors import EmsimError
-from emsim.io import read_image
+from emsim.io import check_image, read_image
 
 RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser")
 ALIGN = 8
@@ -113,9 +113,7 @@ def _read_rsciio(p: Path):
 
             module = importlib.import_module(plugin["api"])
             data = module.file_reader(str(p))[0]
-            img = np.squeeze(np.asarray(data["data"], dtype=np.float32))
-            if img.ndim != 2:
-                raise EmsimError(f"{p}: expected a 2D image, got shape {img.shape}")
+            img = check_image(np.squeeze(np.asarray(data["data"], dtype=np.float32)), p)
             axes = data.get("axes", [])
             return img, {"suffix": p.suffix.lower(), "axes": axes}
     raise EmsimError(f"no rosettasciio reader for {p.suffix}")

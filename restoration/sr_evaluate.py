@@ -132,6 +132,6 @@ def evaluate_sr_store(path, ckpt, n, baselines, device) -> tuple[list[dict], str
     if ckpt:
         from .checkpoint import load_generator
 
-        model = load_generator(ckpt, device)
+        model = load_generator(ckpt, device, sr=True)
     rows = evaluate_sr(pairs, model, device, tuple(baselines), library_pairs=library or None)
     return rows, format_sr_table(rows)

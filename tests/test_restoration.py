@@ -5,6 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from emsim.errors import EmsimError  # noqa: E402
+from emsim.io import read_image  # noqa: E402
 from restoration import checkpoint, losses  # noqa: E402
 from restoration.infer import restore_array  # noqa: E402
 from restoration.metrics import psnr  # noqa: E402
@@ -124,6 +126,16 @@ def test_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(g.eval()(x), g2(x))
     assert isinstance(build(dict(arch="grdn", **TINY)), GRDN)
+    with pytest.raises(EmsimError, match="is a restoration model"):
+        checkpoint.load_generator(tmp_path / "m.pt", sr=True)  # e.g. `emsim sr` with a CGRDN
+
+
+def test_input_images_must_be_finite(tmp_path):
+    img = np.ones((20, 20), dtype=np.float32)
+    img[3, 4] = np.nan
+    np.save(tmp_path / "nan.npy", img)
+    with pytest.raises(EmsimError, match="NaN or infinite"):
+        read_image(tmp_path / "nan.npy")
 
 
 def test_tiled_super_resolution_is_seamless():
