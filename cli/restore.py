@@ -46,7 +46,7 @@ def _apply(input_path, ckpt, out, tile, overlap, device, amp, sr: bool):
     model = load_generator(ckpt, device, sr=sr)
     t = time.perf_counter()
     result = restore_array(model, image, tile=tile, overlap=overlap, device=device, amp=amp)
-    write_output(out, result, meta)
+    write_output(out, result, meta, upscale=result.shape[0] // image.shape[0])
     click.echo(f"wrote {out} ({result.shape[0]}x{result.shape[1]}, {time.perf_counter() - t:.2f} s on {device})")
 
 

@@ -119,9 +119,10 @@ def _read_rsciio(p: Path):
     raise EmsimError(f"no rosettasciio reader for {p.suffix}")
 
 
-def write_output(path: str | Path, image: np.ndarray, meta: dict) -> Path:
+def write_output(path: str | Path, image: np.ndarray, meta: dict, upscale: int = 1) -> Path:
     """Write a restored image in the input's format (tif keeps its resolution tags;
-    read-only formats .dm3/.dm4/.ser are written as .tif with the pixel scale)."""
+    read-only formats .dm3/.dm4/.ser are written as .tif with the pixel scale). ``upscale``:
+    the SR factor, by which the pixel size shrinks (resolution tags grow)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".dm3", ".dm4", ".ser", ".emd"):
@@ -133,11 +134,11 @@ def write_output(path: str | Path, image: np.ndarray, meta: dict) -> Path:
 
         kwargs = {}
         if meta.get("resolution"):
-            kwargs["resolution"] = meta["resolution"][:2]
+            kwargs["resolution"] = tuple(r * upscale for r in meta["resolution"][:2])  # pixels per unit
             if meta.get("resolutionunit") is not None:
                 kwargs["resolutionunit"] = meta["resolutionunit"]
         if meta.get("axes"):
-            scale = [a.get("scale") for a in meta["axes"] if isinstance(a, dict)]
+            scale = [a["scale"] / upscale if a.get("scale") else a.get("scale") for a in meta["axes"] if isinstance(a, dict)]
             units = [a.get("units") for a in meta["axes"] if isinstance(a, dict)]
             kwargs["metadata"] = {"scale": scale, "units": units}
         tifffile.imwrite(p, image.astype(np.float32), **kwargs)

@@ -160,3 +160,31 @@ def test_tiled_super_resolution_is_seamless():
     assert tiled.shape == (90, 140)
     inner = (slice(16, -16), slice(16, -16))  # the image borders are padded differently
     assert psnr(full[inner], tiled[inner]) > 50
+
+
+def test_output_keeps_pixel_size_scaled_by_the_sr_factor(tmp_path):
+    """TIFF resolution tags and microscope-file pixel scales survive restoration; super-
+    resolution by s divides the pixel size by s."""
+    import tifffile
+
+    from restoration.infer import read_input, write_output
+
+    img = np.random.default_rng(0).random((24, 20)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "in.tif", img, resolution=(10.0, 10.0), resolutionunit="CENTIMETER")
+    x, meta = read_input(tmp_path / "in.tif")
+    np.testing.assert_array_equal(x, img)
+    write_output(tmp_path / "same.tif", x, meta)
+    write_output(tmp_path / "sr.tif", np.kron(x, np.ones((4, 4), np.float32)), meta, upscale=4)
+    for name, ppu in (("same.tif", 10.0), ("sr.tif", 40.0)):
+        with tifffile.TiffFile(tmp_path / name) as tf:
+            assert tf.pages[0].get_resolution() == pytest.approx((ppu, ppu))
+
+    emd = pytest.importorskip("rsciio.emd")
+    axes = [{"name": n, "size": k, "scale": 0.05, "offset": 0.0, "units": "nm", "navigate": False} for n, k in (("y", 24), ("x", 20))]
+    emd.file_writer(str(tmp_path / "in.emd"), {"data": img, "axes": axes, "metadata": {"General": {"title": "t"}, "Signal": {"signal_type": ""}}, "original_metadata": {}})
+    x, meta = read_input(tmp_path / "in.emd")
+    np.testing.assert_array_equal(x, img)
+    write_output(tmp_path / "emd_sr.tif", np.kron(x, np.ones((2, 2), np.float32)), meta, upscale=2)
+    with tifffile.TiffFile(tmp_path / "emd_sr.tif") as tf:
+        md = tf.shaped_metadata[0]
+    assert md["scale"] == pytest.approx([0.025, 0.025]) and md["units"] == ["nm", "nm"]
