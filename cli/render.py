@@ -17,7 +17,7 @@ from .common import SIZE
 @click.argument("structure", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pixel-size", "pixel_size", type=click.FloatRange(min=1e-4, max=100.0), default=0.1, show_default=True, help="Pixel size in A.")
 @click.option("--size", type=SIZE, default="256", show_default=True, help="Image size: H [W] in pixels.")
-@click.option("--zone-axis", nargs=3, type=int, default=(0, 0, 1), show_default=True, help="Zone axis [u v w] along the beam.")
+@click.option("--zone-axis", nargs=3, type=int, default=(0, 0, 1), show_default=True, help="Zone axis [u v w] along the beam (a Cartesian direction for a finite structure).")
 @click.option("--contrast", type=click.Choice(["zpower", "random"]), default="zpower", show_default=True, help="zpower: intensity ~ Z^gamma (HAADF-like); random: the paper's randomised atom model.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=4.0), default=1.7, show_default=True, help="Exponent of the zpower contrast.")
 @click.option("--width", type=click.FloatRange(min=0.01, max=10.0), default=0.35, show_default=True, help="Column width r_m in A of the zpower contrast.")

@@ -10,7 +10,7 @@ import numpy as np
 from .contrast import AtomModelConfig, sample_atom_models, zpower_models
 from .errors import EmsimError
 from .render import cutoff_s, render_clean
-from .structure import read_structure, repeat_length, tile, zone_axis_rotation
+from .structure import read_structure, repeat_length, rotation_to_z, tile, zone_axis_rotation
 
 
 def default_structure() -> Path:
@@ -35,6 +35,9 @@ def render_structure(
     The cell is oriented so [uvw] runs along the beam, tiled to fill the field (plus the
     atom cutoff, so edge pixels see their neighbours) and ``thickness`` A along the beam
     (default: one lattice repeat along [uvw], so every column holds its atoms once).
+    A finite structure (not periodic in all three directions: a molecule, cluster or
+    nanoparticle, e.g. an .xyz without a cell) is rendered as it is, centred in the field,
+    viewed along ``zone_axis`` read as a Cartesian direction; ``thickness`` does not apply.
     contrast: "zpower" (integrated intensity ~ Z^gamma, probe-limited columns of width
     ``width`` A, HAADF-like) or "random" (the paper's randomised atom model, drawn from
     ``seed``). Returns (image, record).
@@ -48,19 +51,30 @@ def render_structure(
         models, model_record = sample_atom_models(np.random.default_rng(seed), atoms.numbers, AtomModelConfig())
     else:
         raise EmsimError(f"unknown contrast {contrast!r} (use zpower or random)")
-    rotation = zone_axis_rotation(atoms.cell.array, zone_axis)
-    depth = repeat_length(atoms.cell.array, zone_axis) if thickness is None else float(thickness)
-    if not depth > 0:
-        raise EmsimError(f"thickness must be positive, got {thickness}")
-    margin = max(cutoff_s(m) * m.r_m for m in models.values())
-    eps = 1e-6 * depth  # atoms on the boundary plane z = depth belong to the next repeat
-    lo = np.array([-margin, -margin, -eps])
-    hi = np.array([W * pixel_size + margin, H * pixel_size + margin, depth - eps])
-    positions, numbers = tile(atoms.get_scaled_positions(wrap=True), atoms.numbers, atoms.cell.array, rotation, lo, hi)
+    periodic = bool(all(atoms.pbc) and atoms.cell.rank == 3)
+    if periodic:
+        rotation = zone_axis_rotation(atoms.cell.array, zone_axis)
+        depth = repeat_length(atoms.cell.array, zone_axis) if thickness is None else float(thickness)
+        if not depth > 0:
+            raise EmsimError(f"thickness must be positive, got {thickness}")
+        margin = max(cutoff_s(m) * m.r_m for m in models.values())
+        eps = 1e-6 * depth  # atoms on the boundary plane z = depth belong to the next repeat
+        lo = np.array([-margin, -margin, -eps])
+        hi = np.array([W * pixel_size + margin, H * pixel_size + margin, depth - eps])
+        positions, numbers = tile(atoms.get_scaled_positions(wrap=True), atoms.numbers, atoms.cell.array, rotation, lo, hi)
+    else:
+        if len(atoms) == 0:
+            raise EmsimError("the structure holds no atoms")
+        rotation = rotation_to_z(np.asarray(zone_axis, dtype=float))
+        positions, numbers = atoms.positions @ rotation.T, atoms.numbers
+        centre = 0.5 * (positions[:, :2].min(axis=0) + positions[:, :2].max(axis=0))
+        positions[:, :2] += 0.5 * pixel_size * np.array([W - 1, H - 1]) - centre
+        depth = float(np.ptp(positions[:, 2]))
     image = render_clean(positions[:, :2], numbers, models, pixel_size, (H, W))
     record = {
         "formula": atoms.get_chemical_formula(),
         "zone_axis": [int(v) for v in zone_axis],
+        "periodic": periodic,
         "thickness": depth,
         "pixel_size": pixel_size,
         "n_atoms": int(len(numbers)),

@@ -25,7 +25,14 @@ def read_structure(path: str | Path):
     try:
         atoms = ase.io.read(str(p))
     except Exception as e:  # ase raises many types for unreadable files
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        from ase.io.formats import UnknownFileTypeError
+
+        if isinstance(e, UnknownFileTypeError):
+            msg = f"ase does not know the format {p.suffix or p.name!r} (use e.g. .cif, .xyz, .extxyz, POSCAR, .pdb)"
+        elif isinstance(e, KeyError):
+            msg = f"unknown element or field {e}"
+        else:
+            msg = str(e).splitlines()[0] if str(e) else f"not a valid {p.suffix or 'structure'} file ({type(e).__name__} in ase)"
         raise EmsimError(f"cannot read structure {p}: {msg}") from None
     if isinstance(atoms, list):
         atoms = atoms[0]

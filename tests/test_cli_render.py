@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+from scipy import ndimage
 import pytest
 from click.testing import CliRunner
 
@@ -57,6 +58,25 @@ def test_structure_file_and_zone_axis(tmp_path):
     path = tmp_path / "Au.xyz"
     bulk("Au", "fcc", a=4.08, cubic=True).write(path)
     assert run("render", str(path), "--zone-axis", "1", "1", "0", "--size", "48", "--out", str(tmp_path / "au.npy")).exit_code == 0
+
+
+def test_finite_structure_rendered_in_place_and_centred(tmp_path):
+    """A molecule (no cell, no periodicity) is not tiled: one atom gives one peak at the
+    field centre; a zone axis tilts it as a Cartesian direction."""
+    from ase import Atoms
+
+    Atoms("Si", positions=[[5.0, -3.0, 2.0]]).write(tmp_path / "one.xyz")
+    assert run("render", str(tmp_path / "one.xyz"), "--size", "33", "--pixel-size", "0.1", "--out", str(tmp_path / "one.npy")).exit_code == 0
+    img = np.load(tmp_path / "one.npy")
+    assert np.unravel_index(img.argmax(), img.shape) == (16, 16)
+    assert img[16, 16] > 100 * img[0, 0]
+    Atoms("Si2", positions=[[0, 0, 0], [0, 0, 3.0]]).write(tmp_path / "pair.xyz")
+    for axis, n_peaks in (("0 0 1", 1), ("1 0 0", 2)):
+        out = tmp_path / "pair.npy"
+        assert run("render", str(tmp_path / "pair.xyz"), "--zone-axis", *axis.split(), "--size", "65", "--pixel-size", "0.1", "--out", str(out)).exit_code == 0
+        img = np.load(out)
+        peaks = (img == ndimage.maximum_filter(img, size=5)) & (img > 0.5 * img.max())
+        assert peaks.sum() == n_peaks
 
 
 @pytest.mark.parametrize(

@@ -52,3 +52,11 @@ def test_read_errors(tmp_path):
         structure.read_structure(bad)
     with pytest.raises(EmsimError):
         structure.zone_axis_rotation(np.eye(3), [0, 0, 0])
+    unknown = tmp_path / "unknown.xyz"
+    unknown.write_text("1\n\nXx 0 0 0\n")
+    with pytest.raises(EmsimError, match="unknown element"):
+        structure.read_structure(unknown)
+    npy = tmp_path / "image.npy"
+    npy.write_bytes(b"\x93NUMPY")
+    with pytest.raises(EmsimError, match="does not know the format"):
+        structure.read_structure(npy)
