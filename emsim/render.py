@@ -226,6 +226,26 @@ def _tail_origin(r_cut: float) -> int:
     return int(math.ceil(r_cut)) + TAPS
 
 
+def _first_taylor(radii, model: AtomModel, L: float, good, stride: int = 4) -> "_Split | None":
+    """Smallest passing Taylor split over increasing ``radii``: every ``stride``-th radius
+    (and the last) is tested, then the ones skipped just before the first that passes. The
+    error is not monotonic in rho, so an isolated smaller passing radius may be missed (a
+    slightly larger core, never a less accurate one); ~1/stride of the tests of a full scan.
+    When no coarse radius passes, the skipped ones are scanned in order."""
+    def test(k):
+        split = _Split.taylor(model, radii[k], L)
+        return split if good(split) else None
+
+    coarse = sorted(set(range(0, len(radii), stride)) | {len(radii) - 1}) if radii else []
+    prev = -1
+    for k in coarse:
+        if (split := test(k)) is not None:
+            return next((sp for j in range(prev + 1, k) if (sp := test(j)) is not None), split)
+        prev = k
+    skipped = sorted(set(range(len(radii))) - set(coarse))
+    return next((sp for j in skipped if (sp := test(j)) is not None), None)
+
+
 def _plan_species(model: AtomModel, pixel_size: float, n_atoms: int, shape, allow_split: bool) -> _Plan:
     """Choose, by the cost model, between a whole-profile splat and a core splat plus an FFT
     tail on a grid with 1, 2 or 3 points per pixel (finer grids make narrow tails smooth)."""
@@ -251,8 +271,7 @@ def _plan_species(model: AtomModel, pixel_size: float, n_atoms: int, shape, allo
         def good(split) -> bool:
             return split is not None and _tail_interp_error(model, split, r_cut, os) <= INTERP_TOL
 
-        # Taylor continuation: smallest passing radius (its error is not monotonic in rho)
-        found = next((sp for rho in cands if rho >= 1.2 * L and good(sp := _Split.taylor(model, rho, L))), None)
+        found = _first_taylor([rho for rho in cands if rho >= 1.2 * L], model, L, good)
         # window: the error falls with the radius, so bisect
         window = [rho for rho in cands if found is None or rho < found.rho]
         if window and good(_Split("window", window[-1], L)):
