@@ -27,9 +27,7 @@ The filling is ``packing.random_packing`` (slab-wise RSA, ~110 ns per candidate)
 from __future__ import annotations
 
 import dataclasses
-import math
 
-import numba as nb
 import numpy as np
 
 from .config import IntRange, Range, check_probability, check_range, integers, uniform

@@ -5,7 +5,6 @@ import pytest
 from ase.data import atomic_masses
 from scipy.spatial import cKDTree
 
-from emsim import amorphous
 from emsim.amorphous import AmorphousConfig, amorphous_block, number_density
 from emsim import packing
 from emsim.packing import random_packing
