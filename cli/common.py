@@ -46,6 +46,7 @@ class SizeType(click.ParamType):
 
 
 SIZE = SizeType()
+SEED = click.IntRange(0, 2**63 - 1)  # numpy SeedSequence entropy: non-negative
 
 
 class EmsimGroup(click.Group):

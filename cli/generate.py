@@ -7,7 +7,7 @@ import click
 from emsim.generate import generate as run_generate
 from emsim.pipeline import MODALITIES, resolve_config
 
-from .common import SIZE
+from .common import SEED, SIZE
 
 
 def _human(n: float) -> str:
@@ -23,7 +23,7 @@ def _human(n: float) -> str:
 @click.option("--out", required=True, help="Store path or URL (zarr v3 group).")
 @click.option("--size", type=SIZE, default=None, help="Image size H [W] (default from config: 256).")
 @click.option("--resolution", type=click.Choice(["hr", "lr", "mixed"]), default=None, help="Atomic-resolution specimens, low-resolution scenes, or both.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Dataset seed: sample i is a pure function of (seed, i, config).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Dataset seed: sample i is a pure function of (seed, i, config).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: all cores).")
 @click.option("--shard-size", type=int, default=64, show_default=True, help="Samples per zarr shard (one task writes one shard).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="TOML/YAML/JSON file overriding the paper's defaults.")

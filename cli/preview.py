@@ -8,7 +8,7 @@ from emsim.io import check_writable, write_image
 from emsim.pipeline import MODALITIES, resolve_config
 from emsim.preview import preview_config, preview_store
 
-from .common import SIZE
+from .common import SEED, SIZE
 
 
 @click.command("preview")
@@ -18,7 +18,7 @@ from .common import SIZE
 @click.option("--size", type=SIZE, default=None, help="Image size H [W] (default from config: 256).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None)
 @click.option("--n", "n", type=click.IntRange(1, 256), default=16, show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--tile", type=click.IntRange(32, 1024), default=192, show_default=True, help="Pixels per image on the sheet.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .png")
 def preview(store_path, modality, resolution, size, config_file, n, seed, tile, out):

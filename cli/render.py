@@ -10,7 +10,7 @@ import click
 from emsim.io import check_writable, write_image
 from emsim.projection import default_structure, render_file
 
-from .common import SIZE
+from .common import SEED, SIZE
 
 
 @click.command("render")
@@ -21,7 +21,7 @@ from .common import SIZE
 @click.option("--contrast", type=click.Choice(["zpower", "random"]), default="zpower", show_default=True, help="zpower: intensity ~ Z^gamma (HAADF-like); random: the paper's randomised atom model.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=4.0), default=1.7, show_default=True, help="Exponent of the zpower contrast.")
 @click.option("--width", type=click.FloatRange(min=0.01, max=10.0), default=0.35, show_default=True, help="Column width r_m in A of the zpower contrast.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the random contrast.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random contrast.")
 @click.option("--thickness", type=click.FloatRange(min=1e-3), default=None, help="Specimen thickness in A (default: one lattice repeat along the zone axis).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .tif/.npy/.png (a .json record is written beside it).")
 def render(structure, pixel_size, size, zone_axis, contrast, gamma, width, seed, thickness, out):

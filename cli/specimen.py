@@ -13,7 +13,7 @@ from emsim.errors import EmsimError
 from emsim.io import check_writable, write_image
 from emsim.specimen import SpecimenConfig, generate_specimen
 
-from .common import SIZE
+from .common import SEED, SIZE
 
 STRUCTURE_SUFFIXES = (".extxyz", ".xyz")
 
@@ -29,7 +29,7 @@ def _config(path: Path | None) -> SpecimenConfig:
 
 
 @click.command("specimen")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--size", type=SIZE, default="256", show_default=True, help="Image size: H [W] in pixels.")
 @click.option("--pixel-size", "pixel_size", type=click.FloatRange(min=1e-4, max=100.0), default=None, help="Pixel size in A (default: drawn from the config, U[0.025, 0.9]).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Config file (.toml/.yaml/.json): specimen settings or a [specimen] table.")

@@ -7,6 +7,8 @@ import click
 from emsim.errors import EmsimError
 from emsim.pipeline import MODALITIES, resolve_config
 
+from .common import SEED
+
 
 @click.group("train")
 def train():
@@ -31,7 +33,7 @@ def _common_options(f):
         click.option("--val-size", type=int, default=None),
         click.option("--val-every", type=int, default=None),
         click.option("--ckpt-every", type=int, default=None),
-        click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None),
+        click.option("--seed", type=SEED, default=None),
         click.option("--device", type=str, default=None, help="cuda | cpu (default: cuda if available)."),
         click.option("--amp/--no-amp", default=None, help="bf16 autocast on CUDA."),
         click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the networks."),

@@ -89,7 +89,7 @@ def _lagrange_weights(d: float) -> np.ndarray:
     return np.array([np.prod([(d - nodes[k]) / (nodes[m] - nodes[k]) for k in range(TAPS) if k != m]) for m in range(TAPS)])
 
 
-_SHIFTS = (0.25, 0.5, 0.75)
+_SHIFTS = np.array([0.25, 0.5, 0.75])
 # _SHIFT_MATRIX[m, j]: weight of sample k + m in the value shifted by _SHIFTS[j] at sample k + 4
 _SHIFT_MATRIX = np.array([_lagrange_weights(d)[::-1] for d in _SHIFTS]).T
 
@@ -158,7 +158,7 @@ def _tail_interp_error(model: AtomModel, split: _Split, r_cut: float, os: int = 
         return math.inf
     n = x.size - TAPS  # the target x[k+4] - d uses the samples x[k], ..., x[k+7]
     approx = sliding_window_view(samples, TAPS)[:n] @ _SHIFT_MATRIX
-    exact = tail(x[4 : n + 4, None] - np.array(_SHIFTS))
+    exact = tail(x[4 : n + 4, None] - _SHIFTS)
     return float(np.abs(approx - exact).max()) / model.peak
 
 
@@ -236,14 +236,14 @@ def _first_taylor(radii, model: AtomModel, L: float, good, stride: int = 4) -> "
         split = _Split.taylor(model, radii[k], L)
         return split if good(split) else None
 
-    coarse = sorted(set(range(0, len(radii), stride)) | {len(radii) - 1}) if radii else []
+    n = len(radii)
+    coarse = list(range(0, n, stride)) + ([n - 1] if n and (n - 1) % stride else [])
     prev = -1
     for k in coarse:
         if (split := test(k)) is not None:
             return next((sp for j in range(prev + 1, k) if (sp := test(j)) is not None), split)
         prev = k
-    skipped = sorted(set(range(len(radii))) - set(coarse))
-    return next((sp for j in skipped if (sp := test(j)) is not None), None)
+    return next((sp for j in range(n) if j not in coarse and (sp := test(j)) is not None), None)
 
 
 def _plan_species(model: AtomModel, pixel_size: float, n_atoms: int, shape, allow_split: bool) -> _Plan:

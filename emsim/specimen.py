@@ -204,7 +204,6 @@ def generate_specimen(
     n_specimen = len(num)
     thickness = float(hi[2] - lo[2])
     thinned = bool(thickness < box.hi[2] - box.lo[2])
-    lo, hi = lo.copy(), hi.copy()
     support = None
     sc: SupportConfig = config.support
     if coin(rng, sc.p):
@@ -218,7 +217,7 @@ def generate_specimen(
         del support["shape"]
         pos = np.concatenate([pos, s_pos]) if len(s_pos) else pos
         num = np.concatenate([num, s_num]) if len(s_num) else num
-        lo[2] = s_lo[2]
+        lo = np.array([lo[0], lo[1], s_lo[2]])
     present = np.flatnonzero(np.bincount(num, minlength=1)) if len(num) else np.zeros(0, dtype=int)
     info = {
         "type": kind,

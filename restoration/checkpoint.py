@@ -33,13 +33,13 @@ def load(path: str | Path, map_location="cpu") -> dict:
 def load_generator(path: str | Path, device="cpu", sr: bool | None = None):
     """The generator of a training checkpoint (or a bare {model, model_config} file), in
     eval mode on ``device``; ``sr`` True/False: it must be a super-resolution/restoration model."""
-    from .models import build
+    from .models import build, upscale
 
     ckpt = load(path)
     if "model" not in ckpt or "model_config" not in ckpt:
         raise EmsimError(f"{path} is not an emsim restoration checkpoint")
     model = build(ckpt["model_config"])
-    scale = int(getattr(model, "scale", 1) or 1)
+    scale = upscale(model)
     if sr is not None and sr != (scale > 1):
         kind = f"a super-resolution model (x{scale})" if scale > 1 else "a restoration model"
         raise EmsimError(f"{path} is {kind}; use `emsim {'sr' if scale > 1 else 'restore'}` or `emsim evaluate --task {'sr' if scale > 1 else 'restore'}`")

@@ -19,6 +19,8 @@ import torch
 from emsim.errors import EmsimError
 from emsim.io import check_image, read_image
 
+from .models import upscale
+
 RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser")
 ALIGN = 8
 
@@ -55,7 +57,7 @@ def restore_array(model, image: np.ndarray, tile: int = 512, overlap: int = 64, 
         raise EmsimError(f"expected a 2D image, got shape {img.shape}")
     if tile < 16 or not 0 <= overlap <= tile // 2:
         raise EmsimError(f"need tile >= 16 and 0 <= overlap <= tile/2, got tile {tile}, overlap {overlap}")
-    s = int(getattr(model, "scale", 1) or 1)
+    s = upscale(model)
     H0, W0 = img.shape
     tile, overlap = tile - tile % ALIGN, overlap - overlap % ALIGN
     pad = ((0, -H0 % ALIGN), (0, -W0 % ALIGN))

@@ -174,5 +174,10 @@ def build(config: dict) -> nn.Module:
     return ARCHS[arch](**cfg)
 
 
+def upscale(model) -> int:
+    """Output/input size ratio of a generator: its ``scale`` (SR models), else 1."""
+    return int(getattr(model, "scale", 1) or 1)
+
+
 def n_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
