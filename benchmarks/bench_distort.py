@@ -35,8 +35,8 @@ from emsim.distort import counting, detector, digitise, fastscan, jitter, masks,
 
 def clean_image(n: int) -> tuple[np.ndarray, float]:
     """A tone-mapped SrTiO3 image along [110] at 0.1 A per pixel, and its pixel size."""
-    from emsim.projection import default_structure, render_file
-    from emsim.tonemap import tone_map
+    from emsim.imaging.known import default_structure, render_file
+    from emsim.imaging.tonemap import tone_map
 
     raw, _ = render_file(default_structure(), 0.1, (n, n), (1, 1, 0), contrast="random", seed=0)
     return tone_map(raw, np.random.default_rng(0))[0], 0.1

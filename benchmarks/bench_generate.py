@@ -23,8 +23,8 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def throughput(size: int, n: int, modalities, resolutions, exact_jitter: bool) -> None:
-    from emsim.generate import generate
-    from emsim.pipeline import resolve_config
+    from emsim.dataset.generate import generate
+    from emsim.pairs import resolve_config
 
     print(f"{size}x{size}, {n} pairs each, one core (exact jitter: {exact_jitter})")
     for resolution in resolutions:

@@ -19,8 +19,8 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from emsim.contrast import sample_atom_models  # noqa: E402
-from emsim.render import render_clean  # noqa: E402
+from emsim.imaging.atom_models import sample_atom_models  # noqa: E402
+from emsim.imaging.render import render_clean  # noqa: E402
 
 
 def bench(n_atoms: int, n_px: int, dr: float, split: bool, reps: int, seed: int = 0) -> tuple[float, float]:

@@ -23,7 +23,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from emsim import specimen as spec_mod  # noqa: E402
+from emsim.specimen import build as spec_mod  # noqa: E402
 from emsim.config import from_dict  # noqa: E402
 from emsim.errors import EmsimError  # noqa: E402
 from emsim.specimen import SpecimenConfig, generate_specimen  # noqa: E402
@@ -124,7 +124,7 @@ def run_worst(seeds: int, size: int) -> None:
 
 def run_rsa() -> None:
     """Packing speed: ns per RSA candidate on amorphous-like boxes."""
-    from emsim.packing import random_packing
+    from emsim.specimen.packing import random_packing
 
     print("\nRSA (packing.random_packing), ns per candidate (best of 2)")
     for box, d, rho in (([138, 138, 118], 1.2, 0.087), ([250, 250, 230], 1.14, 0.2), ([250, 250, 300], 1.6, 0.2)):

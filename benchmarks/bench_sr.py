@@ -46,11 +46,11 @@ def main():
     args = ap.parse_args()
     import torch
 
-    from emsim.lronly import LROnlyPairs, MixingConfig, MixingSet, cubic_upsample
-    from restoration.lbnlm import LBNLMConfig, build_library, lbnlm_upscale
+    from emsim.pairs.lronly import LROnlyPairs, MixingConfig, MixingSet, cubic_upsample
+    from restoration.baselines.lbnlm import LBNLMConfig, build_library, lbnlm_upscale
     from restoration.metrics import psnr
     from restoration.models import n_parameters
-    from restoration.registration import Transform, register, warp
+    from restoration.baselines.registration import Transform, register, warp
     from restoration.sr_models import CGRDNSR, SwinIR
 
     if args.threads:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from emsim.generate import generate as run_generate
-from emsim.pipeline import MODALITIES, resolve_config
+from emsim.dataset.generate import generate as run_generate
+from emsim.pairs import MODALITIES, resolve_config
 
-from .common import SEED, SIZE
+from cli.common import SEED, SIZE
 
 
 def _human(n: float) -> str:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from emsim.store import describe
+from emsim.dataset.store import describe
 
 
 @click.command("info")

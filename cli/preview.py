@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from emsim.io import check_writable, write_image
-from emsim.pipeline import MODALITIES, resolve_config
-from emsim.preview import preview_config, preview_store
+from emsim.pairs import MODALITIES, resolve_config
+from emsim.dataset.preview import preview_config, preview_store
 
-from .common import SEED, SIZE
+from cli.common import SEED, SIZE
 
 
 @click.command("preview")

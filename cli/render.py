@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from emsim.io import check_writable, write_image
-from emsim.projection import default_structure, render_file
+from emsim.imaging.known import default_structure, render_file
 
-from .common import SEED, SIZE
+from cli.common import SEED, SIZE
 
 
 @click.command("render")

@@ -13,7 +13,7 @@ from emsim.errors import EmsimError
 from emsim.io import check_writable, write_image
 from emsim.specimen import SpecimenConfig, generate_specimen
 
-from .common import SEED, SIZE
+from cli.common import SEED, SIZE
 
 STRUCTURE_SUFFIXES = (".extxyz", ".xyz")
 
@@ -62,9 +62,9 @@ def specimen(seed, size, pixel_size, config_path, out, png):
 
 def _render(spec, rng: np.random.Generator, path: Path) -> dict:
     """Clean image: the paper's random atom models (eq. 17-22), eq. 16, tone mapping (eq. 23-26)."""
-    from emsim.contrast import sample_atom_models
-    from emsim.render import render_clean
-    from emsim.tonemap import tone_map
+    from emsim.imaging.atom_models import sample_atom_models
+    from emsim.imaging.render import render_clean
+    from emsim.imaging.tonemap import tone_map
 
     species = np.flatnonzero(np.bincount(spec.numbers, minlength=1))
     models, contrast = sample_atom_models(rng, species)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from emsim.errors import EmsimError
-from emsim.pipeline import MODALITIES, resolve_config
+from emsim.pairs import MODALITIES, resolve_config
 
-from .common import SEED
+from cli.common import SEED
 
 
 @click.group("train")
@@ -90,7 +90,7 @@ def sr(model, scale, lr_only_folder, lr_only_pipeline, mixing_dir, data, on_the_
     if lr_only_folder:
         if data or on_the_fly:
             raise EmsimError("give one of --data, --on-the-fly or --lr-only-folder")
-        from emsim.lronly import PIPELINES, LROnlyPairs
+        from emsim.pairs.lronly import PIPELINES, LROnlyPairs
 
         cls = PIPELINES[lr_only_pipeline]
         pipeline = cls(s=(scale,)) if lr_only_pipeline == "coverage" else cls(scale=scale)

@@ -1,20 +1,22 @@
 """emsim: synthetic electron-microscopy (TEM, STEM, SEM) training data.
 
-Pipeline (one-way): config -> specimen -> clean image -> distortions -> pair -> store.
+Stages, each a package, imports flowing one way:
+
+    config, errors, io -> specimen -> imaging -> scenes | distort -> pairs -> dataset
+
+``emsim.make_pair``, ``emsim.PairConfig``, ``emsim.resolve_config`` and ``emsim.replay``
+are the entry points (``emsim.pairs``); ``restoration`` uses emsim, never the reverse.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from ._version import __version__
 
-try:
-    __version__ = version("emsim")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+local"
+__all__ = ["__version__", "Pair", "PairConfig", "make_pair", "replay", "resolve_config"]
 
 
 def __getattr__(name: str):
-    """``emsim.make_pair`` and ``emsim.PairConfig`` without importing the pipeline eagerly."""
-    if name in ("make_pair", "PairConfig", "Pair"):
-        from . import pipeline
+    """The pair-level entry points, without importing the whole pipeline eagerly."""
+    if name in ("make_pair", "PairConfig", "Pair", "resolve_config", "replay"):
+        from . import pairs
 
-        return getattr(pipeline, name)
+        return getattr(pairs, name)
     raise AttributeError(f"module 'emsim' has no attribute {name!r}")

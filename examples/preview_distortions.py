@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 
 from emsim.io import check_writable, write_image
-from emsim.pipeline import MODALITIES, resolve_config
-from emsim.preview import preview_config
+from emsim.pairs import MODALITIES, resolve_config
+from emsim.dataset.preview import preview_config
 
 
 def main():

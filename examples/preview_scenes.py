@@ -14,9 +14,9 @@ import argparse
 import numpy as np
 
 from emsim.io import check_writable, write_image
-from emsim.preview import sheet
+from emsim.dataset.preview import sheet
 from emsim.scenes import KINDS, SceneConfig, generate_scene
-from emsim.tonemap import tone_map
+from emsim.imaging.tonemap import tone_map
 
 SHORT = {"soft_particles": "soft", "sharp_particles": "sharp", "grains": "grains", "bands": "bands", "boxes": "boxes", "cracks": "cracks"}
 

@@ -4,7 +4,7 @@
 """
 
 from emsim.io import write_image
-from emsim.projection import default_structure, render_file
+from emsim.imaging.known import default_structure, render_file
 
 for axis in ((0, 0, 1), (1, 1, 0)):
     for contrast in ("zpower", "random"):

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from emsim.data import SimulatedPairs, ZarrPairs
-from emsim.pipeline import resolve_config
+from emsim.dataset.torch import SimulatedPairs, ZarrPairs
+from emsim.pairs import resolve_config
 
 
 class SmallNet(nn.Module):

@@ -77,7 +77,7 @@ def evaluate_pairs(pairs, model=None, device="cpu", baselines=("bm3d", "gaussian
 def store_pairs(path: str, n: int | None = None, start: int | None = None):
     """(x, y) numpy pairs of a store's complete samples (the last n, i.e. the held-out
     ones a training run on this store validated on, unless ``start`` is given)."""
-    from emsim import store
+    from emsim.dataset import store
 
     g = store.open_group(path, "r")
     idx = store.complete_indices(path)

@@ -48,7 +48,7 @@ def sr_array(model, lr: np.ndarray, device="cpu", tile: int = 256) -> np.ndarray
 def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"), library_pairs=None, lbnlm_config=None) -> list[dict]:
     """Rows {method, psnr, ssim, psnr_g3, ssim_g3, psnr_g5, ssim_g5, ms_ssim, edge_sim,
     seconds_per_image, n} over (lr, hr) numpy pairs."""
-    from emsim.lronly.resize import cubic_upsample, nearest_fill
+    from emsim.imaging.resample import cubic_upsample, nearest_fill
 
     pairs = [(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)) for x, y in pairs]
     if not pairs:
@@ -75,7 +75,7 @@ def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"),
         outputs["nearest"] = [nearest_fill(x, s) for x, _ in pairs]
         timing["nearest"] = time.perf_counter() - t
     if "lbnlm" in baselines:
-        from .lbnlm import LBNLMConfig, build_library, lbnlm_upscale
+        from .baselines.lbnlm import LBNLMConfig, build_library, lbnlm_upscale
 
         cfg = lbnlm_config or LBNLMConfig()
         t = time.perf_counter()
@@ -112,7 +112,7 @@ def evaluate_sr_store(path, ckpt, n, baselines, device) -> tuple[list[dict], str
     """Evaluate on the last ``n`` complete samples of a store whose ``x`` is (N, H/s, W/s)
     and ``y`` (N, H, W); LB-NLM's library comes from up to 16 samples before them (or
     leave-one-out when there are none). Returns (rows, table text)."""
-    from emsim import store
+    from emsim.dataset import store
 
     from .evaluate import store_pairs
 

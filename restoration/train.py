@@ -157,7 +157,7 @@ class _Indexed(torch.utils.data.Dataset):
 
 def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: int, world: int, device, lr_only=None):
     """(training iterator, validation tensors (x, y) on CPU)."""
-    from emsim.data import SimulatedPairs, ZarrPairs
+    from emsim.dataset.torch import SimulatedPairs, ZarrPairs
 
     pin = str(device).startswith("cuda")
     kw = dict(num_workers=cfg.workers, pin_memory=pin, persistent_workers=cfg.workers > 0)
@@ -184,7 +184,7 @@ def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: 
         val_pairs = [val[i] for i in range(len(val))]
     else:
         from emsim.config import merge
-        from emsim.pipeline import PairConfig, make_pair
+        from emsim.pairs import PairConfig, make_pair
 
         pc = merge(PairConfig, pair_config, {"shape": [cfg.patch, cfg.patch]})
         if (pc.task == "sr") != (cfg.scale > 1) or (cfg.scale > 1 and pc.sr.scale != cfg.scale):
@@ -274,7 +274,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | 
     run = Path(run_dir)
     torch.manual_seed(cfg.seed + rank)
     if pair_config is None and data is None and lr_only is None:
-        from emsim.pipeline import PairConfig
+        from emsim.pairs import PairConfig
 
         pair_config = PairConfig()
 

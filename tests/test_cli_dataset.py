@@ -5,8 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from emsim import store
-from emsim.pipeline import PairConfig, make_pair
+from emsim.dataset import store
+from emsim.pairs import PairConfig, make_pair
 
 
 def run(*args):

@@ -5,7 +5,7 @@ import pytest
 
 from emsim import config
 from emsim.config import ConfigError, from_dict, to_dict
-from emsim.tonemap import ToneMapConfig
+from emsim.imaging.tonemap import ToneMapConfig
 
 
 def test_roundtrip_and_hash():

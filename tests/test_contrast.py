@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emsim import contrast, physics
+from emsim.imaging import atom_models as contrast, physics
 from emsim.config import ConfigError
 
 

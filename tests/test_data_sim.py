@@ -4,7 +4,7 @@ torch = pytest.importorskip("torch")
 
 from torch.utils.data import DataLoader  # noqa: E402
 
-from emsim.pipeline import PairConfig, make_pair  # noqa: E402
+from emsim.pairs import PairConfig, make_pair  # noqa: E402
 
 CFG = PairConfig(shape=(32, 32))
 
@@ -14,7 +14,7 @@ def _as_list(batch):
 
 
 def _stream(workers: int, length: int = 8, batch: int = 2, position: int = 0, rank: int = 0, world: int = 1):
-    from emsim.data import SimulatedPairs
+    from emsim.dataset.torch import SimulatedPairs
 
     ds = SimulatedPairs(5, CFG, length=length, batch_size=batch, rank=rank, world_size=world, with_record=True)
     ds.load_state_dict({**ds.state_dict(), "position": position})
@@ -45,7 +45,7 @@ def test_ranks_are_disjoint_and_resume_mid_epoch():
 
 
 def test_state_dict_tracks_consumption():
-    from emsim.data import SimulatedPairs
+    from emsim.dataset.torch import SimulatedPairs
 
     ds = SimulatedPairs(1, CFG, batch_size=4)
     ds.advance(8)

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_sampler import SAMPLER, FakeConfig  # noqa: E402
 
-from emsim.generate import generate  # noqa: E402
+from emsim.dataset.generate import generate  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def fake_store(tmp_path_factory):
 
 
 def test_zarr_pairs_items(fake_store):
-    from emsim.data import ZarrPairs
+    from emsim.dataset.torch import ZarrPairs
 
     ds = ZarrPairs(fake_store, with_record=True)
     assert len(ds) == 12
@@ -34,7 +34,7 @@ def test_zarr_pairs_items(fake_store):
 def test_zarr_pairs_dataloader_two_workers(fake_store, ctx):
     from torch.utils.data import DataLoader
 
-    from emsim.data import ZarrPairs
+    from emsim.dataset.torch import ZarrPairs
 
     ds = ZarrPairs(fake_store)
     loader = DataLoader(ds, batch_size=3, num_workers=2, multiprocessing_context=ctx, shuffle=False)

@@ -7,10 +7,10 @@ import pytest
 from scipy import ndimage
 
 from emsim.errors import EmsimError
-from emsim.lronly.resize import cubic_upsample
-from restoration.lbnlm import LBNLMConfig, _local_register, _patches_at, build_library, kmeans, lbnlm_upscale
+from emsim.imaging.resample import cubic_upsample
+from restoration.baselines.lbnlm import LBNLMConfig, _local_register, _patches_at, build_library, kmeans, lbnlm_upscale
 from restoration.metrics import psnr, ssim
-from restoration.registration import Transform, masked_ncc_map, ncc, register, register_pair, warp
+from restoration.baselines.registration import Transform, masked_ncc_map, ncc, register, register_pair, warp
 from restoration.sr_evaluate import evaluate_sr, evaluate_sr_store, format_sr_table
 
 
@@ -188,7 +188,7 @@ def test_evaluate_sr_table():
 
 
 def test_evaluate_sr_store(tmp_path):
-    from emsim import store
+    from emsim.dataset import store
 
     pairs = pair_set(6, 5, size=64)
     spec = store.StoreSpec(n=6, shape_x=(32, 32), shape_y=(64, 64), shard_size=3, dtype="float32", seed=0, config_hash="test")

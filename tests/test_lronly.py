@@ -5,10 +5,11 @@ import pytest
 from scipy import stats
 
 from emsim.errors import ConfigError, EmsimError
-from emsim.lronly import CoverageConfig, MultiScaleConfig, coverage_downsample, coverage_pair, cubic_upsample, downscale, multiscale_pair, nearest_fill, rescale
-from emsim.lronly.crops import sample_rng
-from emsim.lronly.multiscale import feasible_variants
-from emsim.lronly.resize import KERNELS, keys_weights, rescale_crop
+from emsim.pairs.lronly import CoverageConfig, MultiScaleConfig, coverage_downsample, coverage_pair, cubic_upsample, downscale, multiscale_pair, nearest_fill, rescale
+from emsim.pairs.lronly.crops import sample_rng
+from emsim.pairs.lronly.multiscale import feasible_variants
+from emsim.imaging.resample import keys_weights
+from emsim.pairs.lronly.resize import KERNELS, rescale_crop
 
 
 def ramp(n=64, a=0.3, b=0.7):
@@ -194,7 +195,7 @@ def test_multiscale_draws_variants_uniformly_and_skips_infeasible(rng):
 
 def test_configs_round_trip_through_dicts():
     from emsim.config import from_dict, to_dict
-    from emsim.lronly import MixingConfig, PixMixConfig
+    from emsim.pairs.lronly import MixingConfig, PixMixConfig
 
     for cls in (MultiScaleConfig, PixMixConfig, CoverageConfig, MixingConfig):
         assert from_dict(cls, to_dict(cls())) == cls()

@@ -8,7 +8,7 @@ import pytest
 import tifffile
 
 from emsim.errors import EmsimError
-from emsim.lronly import CoverageConfig, LROnlyPairs, MixingConfig, MixingSet, MultiScaleConfig, PixMixConfig, make_torch_dataset
+from emsim.pairs.lronly import CoverageConfig, LROnlyPairs, MixingConfig, MixingSet, MultiScaleConfig, PixMixConfig
 
 
 @pytest.fixture
@@ -45,6 +45,8 @@ def test_pairs_are_deterministic_and_shaped(folder, config):
 
 def test_torch_dataset(folder):
     torch = pytest.importorskip("torch")
+    from emsim.dataset.torch import make_torch_dataset
+
     ds = make_torch_dataset(folder, "multiscale", hr_size=64, seed=1, length=4)
     x, y = ds[0]
     assert x.shape == (1, 16, 16) and y.shape == (1, 64, 64) and x.dtype == torch.float32

@@ -7,11 +7,11 @@ import pytest
 from scipy import stats
 
 from emsim.errors import ConfigError, EmsimError
-from emsim.lronly import MixingConfig, MixingSet, PixMixConfig, ifs_fractal, mixing_weights, pixmix, pixmix_pair
-from emsim.lronly.augment import AUGMENTATIONS, OPS, augment
-from emsim.lronly.crops import sample_rng
-from emsim.lronly.pixmix import SCALES_DEFAULT, mix_add, mix_multiply
-from emsim.lronly.resize import KERNELS, downscale
+from emsim.pairs.lronly import MixingConfig, MixingSet, PixMixConfig, ifs_fractal, mixing_weights, pixmix, pixmix_pair
+from emsim.pairs.lronly.augment import AUGMENTATIONS, OPS, augment
+from emsim.pairs.lronly.crops import sample_rng
+from emsim.pairs.lronly.pixmix import SCALES_DEFAULT, mix_add, mix_multiply
+from emsim.pairs.lronly.resize import KERNELS, downscale
 
 
 @pytest.mark.parametrize("beta", [1.0, 2.0, 4.0])

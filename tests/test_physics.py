@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from emsim import physics
+from emsim.imaging import physics
 from emsim.errors import EmsimError
-from emsim.physics import AtomModel
+from emsim.imaging.physics import AtomModel
 
 
 def test_table_complete_and_hydrogen_forward_scattering():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from emsim.config import ConfigError, merge
-from emsim.pipeline import PairConfig, make_pair, resolve_config
-from emsim.preview import caption, pairs_sheet
+from emsim.pairs import PairConfig, make_pair, resolve_config
+from emsim.dataset.preview import caption, pairs_sheet
 
 SMALL = PairConfig(shape=(32, 32))
 

@@ -1,7 +1,7 @@
 import numpy as np
 from scipy.spatial import cKDTree
 
-from emsim.points import random_points
+from emsim.specimen.points import random_points
 
 
 def test_planar_points_respect_min_distance_and_box(rng):

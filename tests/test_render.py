@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from emsim import render
+from emsim.imaging import render
 from emsim.errors import EmsimError
-from emsim.physics import AtomModel
-from emsim.render import render_clean, render_direct
+from emsim.imaging.physics import AtomModel
+from emsim.imaging.render import render_clean, render_direct
 
 
 def _models(rng, r_m, keys=(1, 2, 3)):

@@ -7,10 +7,10 @@ from scipy.spatial import cKDTree
 
 from emsim.config import from_dict
 from emsim.errors import ConfigError, EmsimError
-from emsim.physics import AtomModel
+from emsim.imaging.physics import AtomModel
 from emsim.scenes import KINDS, SceneConfig, choose_objects, draw_scene, generate_scene, render_scene
 from emsim.scenes import bands, cracks, grains, particles, raster
-from emsim.tonemap import tone_map
+from emsim.imaging.tonemap import tone_map
 
 SHAPE = (96, 112)
 

@@ -8,11 +8,11 @@ from click.testing import CliRunner
 from cli.common import EmsimGroup
 from cli.specimen import specimen
 from emsim.config import from_dict
-from emsim.contrast import zpower_models
-from emsim.crystal import cell_from_parameters
+from emsim.imaging.atom_models import zpower_models
+from emsim.specimen.crystal import cell_from_parameters
 from emsim.errors import ConfigError, EmsimError
 from emsim.io import read_image
-from emsim.render import render_clean
+from emsim.imaging.render import render_clean
 from emsim.specimen import SpecimenConfig, generate_specimen, simulation_box
 
 # cuts, defects and support off

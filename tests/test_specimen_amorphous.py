@@ -5,11 +5,11 @@ import pytest
 from ase.data import atomic_masses
 from scipy.spatial import cKDTree
 
-from emsim.amorphous import AmorphousConfig, amorphous_block, number_density
-from emsim import packing
-from emsim.packing import random_packing
+from emsim.specimen.amorphous import AmorphousConfig, amorphous_block, number_density
+from emsim.specimen import packing
+from emsim.specimen.packing import random_packing
 from emsim.errors import ConfigError
-from emsim.points import IsolatedAtomsConfig, PointsConfig, isolated_atoms
+from emsim.specimen.points import IsolatedAtomsConfig, PointsConfig, isolated_atoms
 
 
 def _min_distance(p):

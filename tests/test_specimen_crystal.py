@@ -6,12 +6,12 @@ import spglib
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from emsim import crystal
+from emsim.specimen import crystal
 from emsim.config import from_dict
-from emsim.crystal import CrystalConfig, random_crystal
+from emsim.specimen.crystal import CrystalConfig, random_crystal
 from emsim.errors import ConfigError, EmsimError
-from emsim.orientation import random_rotation
-from emsim.structure import tile
+from emsim.specimen.orientation import random_rotation
+from emsim.specimen.structure import tile
 
 
 @pytest.fixture(scope="module")

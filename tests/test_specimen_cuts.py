@@ -8,12 +8,12 @@ import pytest
 from ase.data import covalent_radii
 from scipy.spatial import Delaunay
 
-from emsim import orientation, shapes
-from emsim.crystal import cell_from_parameters
-from emsim.defects import DefectConfig, apply_defects
+from emsim.specimen import orientation, shapes
+from emsim.specimen.crystal import cell_from_parameters
+from emsim.specimen.defects import DefectConfig, apply_defects
 from emsim.errors import ConfigError
-from emsim.orientation import OrientationConfig, random_rotation, sample_orientation
-from emsim.shapes import ShapeConfig, WedgeConfig
+from emsim.specimen.orientation import OrientationConfig, random_rotation, sample_orientation
+from emsim.specimen.shapes import ShapeConfig, WedgeConfig
 
 
 def _proper(R):

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from emsim.lronly.resize import cubic_upsample  # noqa: E402
+from emsim.imaging.resample import cubic_upsample  # noqa: E402
 from restoration.models import build, n_parameters  # noqa: E402
 from restoration.sr_models import SR_ARCHS, CGRDNSR, SwinIR, bicubic_upsample, relative_position_parameters  # noqa: E402
 

@@ -5,7 +5,7 @@ import pytest
 
 from emsim.config import ConfigError, merge
 from emsim.distort import all_off, max_displacement
-from emsim.pipeline import SAMPLER, PairConfig, make_pair
+from emsim.pairs import SAMPLER, PairConfig, make_pair
 
 
 def _cfg(shape=(64, 64), **sr):
@@ -24,11 +24,11 @@ def test_lr_probe_positions_coincide_with_hr_pixels(s):
 
 def test_lr_scan_is_an_exact_render_at_the_coarse_grid():
     """Independent check: the LR image equals the renderer run at s * dr on the LR grid."""
-    from emsim.contrast import models_from_record
-    from emsim.pipeline import stage_rngs
-    from emsim.render import render_clean
+    from emsim.imaging.atom_models import models_from_record
+    from emsim.pairs.clean import stage_rngs
+    from emsim.imaging.render import render_clean
     from emsim.specimen import generate_specimen
-    from emsim.tonemap import apply_tone_map
+    from emsim.imaging.tonemap import apply_tone_map
 
     cfg = _cfg(scale=4)
     p = make_pair(2, 1, cfg)
@@ -46,7 +46,7 @@ def test_noisy_target_and_distorted_input():
 
 
 def test_paired_acquisition_records_a_recoverable_transform():
-    from restoration.registration import register_pair
+    from restoration.baselines.registration import register_pair
 
     cfg = merge(PairConfig, _cfg((128, 128), scale=2, mode="paired", rotation=[-4, 4]), {"specimen": {"pixel_size": [0.15, 0.2]}})
     assert SAMPLER.output_shapes(cfg) == ((128, 128), (128, 128))  # the HR image covers 1/4 of the LR field

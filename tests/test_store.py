@@ -9,9 +9,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_sampler import SAMPLER, FakeConfig  # noqa: E402
 
-from emsim import store  # noqa: E402
+from emsim.dataset import store  # noqa: E402
 from emsim.errors import EmsimError  # noqa: E402
-from emsim.generate import generate  # noqa: E402
+from emsim.dataset.generate import generate  # noqa: E402
 
 FAKE = "fake_sampler:SAMPLER"
 
@@ -138,7 +138,7 @@ def test_resume_after_real_kill(tmp_path):
 
     out, ref = tmp_path / "s.zarr", tmp_path / "ref.zarr"
     code = (
-        "from fake_sampler import FakeConfig; from emsim.generate import generate; "
+        "from fake_sampler import FakeConfig; from emsim.dataset.generate import generate; "
         f"generate({str(out)!r}, 40, FakeConfig(sleep=0.05), seed=2, workers=1, shard_size=4, progress=False, sampler='fake_sampler:SAMPLER')"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}

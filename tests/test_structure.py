@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emsim import structure
+from emsim.specimen import structure
 from emsim.errors import EmsimError
 
 

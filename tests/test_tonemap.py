@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emsim import tonemap
-from emsim.tonemap import ToneMapConfig, tone_map
+from emsim.imaging import tonemap
+from emsim.imaging.tonemap import ToneMapConfig, tone_map
 
 OFF = ToneMapConfig(p_invert=0.0, p_power=0.0, p_background=0.0, std_mean_ratio=(0.0001, 100.0))
 

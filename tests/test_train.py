@@ -12,8 +12,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from cli.main import cli  # noqa: E402
 from emsim.distort import DoseConfig, all_off  # noqa: E402
-from emsim.generate import generate  # noqa: E402
-from emsim.pipeline import PairConfig  # noqa: E402
+from emsim.dataset.generate import generate  # noqa: E402
+from emsim.pairs import PairConfig  # noqa: E402
 from restoration import checkpoint  # noqa: E402
 from restoration.train import TrainConfig, train  # noqa: E402
 
@@ -118,7 +118,7 @@ def test_sr_generate_train_apply_evaluate(tmp_path):
     data = tmp_path / "sr.zarr"
     res = r.invoke(cli, ["generate", "--task", "sr", "--scale", "2", "--n", "6", "--size", "32", "--out", str(data), "--workers", "1", "--shard-size", "3", "--quiet"])
     assert res.exit_code == 0, res.output
-    from emsim import store
+    from emsim.dataset import store
 
     g = store.open_group(str(data), "r")
     assert g["x"].shape == (6, 16, 16) and g["y"].shape == (6, 32, 32)

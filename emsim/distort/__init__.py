@@ -1,6 +1,7 @@
-"""Physically modelled distortions of clean EM images (Lobato et al. 2023, eq. 27-55).
+"""Stage 3: physically modelled distortions of clean EM images (Lobato et al. 2023, eq. 27-55).
 
     x, y, record = distort(clean, modality, pixel_size, rng, config, resample=None)
+    x, y, record = replay(clean, record, resample=None)
 
 ``clean`` is a tone-mapped image (intensity, full scale 1). x (distorted input) and y
 (target) are float32 arrays of the same shape, both in these intensity units: counting
@@ -8,8 +9,12 @@ noise is divided by the dose scale alpha and quantisation is round(g x) / g, so 
 compare directly. y is the clean image after the effects the paper embeds in the target
 (the TEM camera MTF, interpolation, annotations, cropping).
 
-Chains, in order (each effect has an occurrence probability ``p`` in its sub-config; p = 0
-switches it off, a scalar pins a range):
+Effects (``effect.Effect``): each samples its parameters, then applies them; each draws
+from its own stream derived from the sample's distortion seed and its name, so p = 0 on
+one effect changes no other effect's draws, and ``replay`` puts a record's distortions
+onto any clean image (bit for bit onto its own). Chains (``CHAINS``), in order; each
+effect has an occurrence probability ``p`` in its sub-config (p = 0 switches it off, a
+scalar pins a range):
 
 - tem:  mtf (x and y) -> shot noise -> fixed pattern -> dark current -> thermal ->
         flicker -> reset -> black pixels -> zingers -> clip -> quantise
@@ -28,14 +33,17 @@ and thermal noise 0.5, flicker and reset 0.3); faults are rarer (row lines 0.2, 
 pixels and zingers 0.2, S(T)EM 0.1, saturation 0.1); post-processing is applied to a
 minority of images (0.1 each, blur 0.2).
 
-The dose (``dose``) is drawn for every image: alpha = electrons per pixel / E{y}.
-``record`` holds the modality, pixel size, dose and one entry per effect (None when it did
-not occur); it is JSON-serialisable.
+The dose (``dose``) is drawn for every image: alpha = electrons per pixel / E{y}; a replay
+uses the recorded alpha (the same electrons per unit intensity). ``record`` holds the
+modality, pixel size, the distortion seed, the dose and one entry per effect (None when it
+did not occur); it is JSON-serialisable.
 
 ``resample(dx, dy)``: optional callable returning the clean image evaluated at probe
 positions displaced by (dx, dy) A (pixel (i, j) at (j dr + dx[i, j], i dr + dy[i, j])), used
 for scan jitter; without it jitter falls back to the paper's cubic interpolation.
 ``max_displacement(config)`` bounds |dx|, |dy| (the specimen's extended box d_ext).
+
+May import: ``emsim.config``, ``emsim.errors``, ``emsim.imaging`` (the Keys kernel).
 """
 
 from __future__ import annotations
@@ -44,20 +52,21 @@ import dataclasses
 
 import numpy as np
 
-from ..config import coin, jsonable
+from ..config import jsonable
 from ..errors import EmsimError
 from . import counting, detector, digitise, dose, fastscan, jitter, masks, mtf, postprocess, rowlines, sensor
-from .counting import ShotNoiseConfig
-from .detector import SEM_DETECTOR, DetectorConfig
-from .digitise import ClipConfig, QuantiseConfig
+from .counting import SHOT_NOISE, ShotNoiseConfig
+from .detector import DETECTOR, SEM_DETECTOR, DetectorConfig
+from .digitise import CLIP, QUANTISE, ClipConfig, QuantiseConfig
 from .dose import DoseConfig
-from .fastscan import FastScanConfig
-from .jitter import JitterConfig
-from .masks import BlackPixelConfig, ZingerConfig
-from .mtf import MtfConfig
-from .postprocess import AnnotationConfig, BlurConfig, CropConfig, InterpolationConfig, PostConfig
-from .rowlines import RowLineConfig
-from .sensor import DarkCurrentConfig, FixedPatternConfig, FlickerConfig, ResetConfig, ThermalConfig
+from .effect import Context, Effect, new_seed, stream
+from .fastscan import FAST_SCAN, FastScanConfig
+from .jitter import JITTER, JitterConfig
+from .masks import BLACK_PIXELS, ZINGERS, BlackPixelConfig, ZingerConfig
+from .mtf import MTF, MtfConfig
+from .postprocess import ANNOTATIONS, BLUR, CROP, INTERPOLATION, AnnotationConfig, BlurConfig, CropConfig, InterpolationConfig, PostConfig
+from .rowlines import ROW_LINES, RowLineConfig
+from .sensor import DARK_CURRENT, FIXED_PATTERN, FLICKER, RESET, THERMAL, DarkCurrentConfig, FixedPatternConfig, FlickerConfig, ResetConfig, ThermalConfig
 
 MODALITIES = ("tem", "stem", "sem")
 
@@ -66,7 +75,8 @@ __all__ = [
     "MtfConfig", "ShotNoiseConfig", "FixedPatternConfig", "DarkCurrentConfig", "ThermalConfig", "FlickerConfig",
     "ResetConfig", "BlackPixelConfig", "ZingerConfig", "ClipConfig", "QuantiseConfig",
     "JitterConfig", "DetectorConfig", "FastScanConfig", "RowLineConfig", "InterpolationConfig",
-    "BlurConfig", "AnnotationConfig", "CropConfig", "distort", "max_displacement", "all_off",
+    "BlurConfig", "AnnotationConfig", "CropConfig", "CHAINS", "POST", "Context", "Effect",
+    "distort", "sample", "replay", "max_displacement", "all_off",
 ]  # fmt: skip
 
 
@@ -142,35 +152,19 @@ def all_off() -> DistortionConfig:
     return DistortionConfig(tem=tem, stem=scan, sem=scan, post=post)
 
 
-def _tem(y, rng, cfg: TemConfig, alpha: float, rec: dict):
-    y, rec["mtf"] = mtf.mtf(y, rng, cfg.mtf)
-    x = y
-    rec["shot_noise"] = None
-    if coin(rng, cfg.shot_noise.p):
-        x = counting.count(rng, x, alpha)
-        rec["shot_noise"] = {"alpha": alpha}
-    x, rec["fixed_pattern"] = sensor.fixed_pattern(x, rng, cfg.fixed_pattern)
-    x, rec["dark_current"] = sensor.dark_current(x, rng, cfg.dark_current, alpha)
-    x, rec["thermal"] = sensor.thermal(x, rng, cfg.thermal, alpha)
-    x, rec["flicker"] = sensor.flicker(x, rng, cfg.flicker, alpha)
-    x, rec["reset"] = sensor.reset(x, rng, cfg.reset, alpha)
-    x, rec["black_pixels"] = masks.black_pixels(x, rng, cfg.black_pixels)
-    x, rec["zingers"] = masks.zingers(x, rng, cfg.zingers)
-    x, rec["clip"] = digitise.clip(x, rng, cfg.clip)
-    x, rec["quantise"] = digitise.quantise(x, rng, cfg.quantise)
-    return x, y
+SCAN_CHAIN = (JITTER, DETECTOR, FAST_SCAN, ROW_LINES, BLACK_PIXELS, ZINGERS, CLIP, QUANTISE)
+CHAINS: dict[str, tuple[Effect, ...]] = {
+    "tem": (MTF, SHOT_NOISE, FIXED_PATTERN, DARK_CURRENT, THERMAL, FLICKER, RESET, BLACK_PIXELS, ZINGERS, CLIP, QUANTISE),
+    "stem": SCAN_CHAIN,
+    "sem": SCAN_CHAIN,
+}
+POST = (INTERPOLATION, BLUR, ANNOTATIONS, CROP)
 
 
-def _scan(y, rng, cfg: ScanConfig, alpha: float, rec: dict, pixel_size: float, bound: float, resample):
-    x, rec["jitter"] = jitter.jitter(y, rng, cfg.jitter, pixel_size, bound, resample)
-    x, rec["detector"] = detector.detector(x, rng, cfg.detector, alpha)
-    x, rec["fast_scan"] = fastscan.fast_scan(x, rng, cfg.fast_scan)
-    x, rec["row_lines"] = rowlines.row_lines(x, rng, cfg.row_lines)
-    x, rec["black_pixels"] = masks.black_pixels(x, rng, cfg.black_pixels)
-    x, rec["zingers"] = masks.zingers(x, rng, cfg.zingers)
-    x, rec["clip"] = digitise.clip(x, rng, cfg.clip)
-    x, rec["quantise"] = digitise.quantise(x, rng, cfg.quantise)
-    return x, y
+def _effects(config: DistortionConfig, modality: str):
+    """(effect, its config) in chain order: the modality's chain, then post-processing."""
+    chain = getattr(config, modality)
+    return [(e, getattr(chain, e.name)) for e in CHAINS[modality]] + [(e, getattr(config.post, e.name)) for e in POST]
 
 
 def _check(clean, modality, pixel_size, config, resample) -> np.ndarray:
@@ -197,23 +191,51 @@ def _check(clean, modality, pixel_size, config, resample) -> np.ndarray:
     return clean
 
 
-def distort(clean, modality: str, pixel_size: float, rng: np.random.Generator, config: DistortionConfig | None = None, resample=None):
-    """Distort a clean image; returns (x, y, record). See the module docstring."""
-    clean = _check(clean, modality, pixel_size, config, resample)
-    config = DistortionConfig() if config is None else config
-    pixel_size = float(pixel_size)
-    alpha, dose_rec = dose.sample_dose(rng, float(clean.mean(dtype=np.float64)), pixel_size, config.dose)
-    rec: dict = {"modality": modality, "pixel_size": pixel_size, "dose": dose_rec}
-    if modality == "tem":
-        x, y = _tem(clean, rng, config.tem, alpha, rec)
-    else:
-        cfg = getattr(config, modality)
-        x, y = _scan(clean, rng, cfg, alpha, rec, pixel_size, max_displacement(config), resample)
-    post = config.post
-    x, y, rec["interpolation"] = postprocess.interpolation(x, y, rng, post.interpolation)
-    x, rec["blur"] = postprocess.blur(x, rng, post.blur)
-    x, y, rec["annotations"] = postprocess.annotations(x, y, rng, post.annotations)
-    x, y, rec["crop"] = postprocess.crop(x, y, rng, post.crop)
+def sample(seed: int, clean: np.ndarray, modality: str, pixel_size: float, config: DistortionConfig) -> dict:
+    """Draw the distortions of one image (each effect from its own stream of ``seed``): the
+    record ``replay`` applies. Uses only the image's shape and mean (for the dose)."""
+    ctx = Context(clean.shape, pixel_size=pixel_size, bound=max_displacement(config))
+    alpha, dose_rec = dose.sample_dose(stream(seed, "dose"), float(clean.mean(dtype=np.float64)), pixel_size, config.dose)
+    record: dict = {"modality": modality, "pixel_size": pixel_size, "seed": int(seed), "dose": dose_rec}
+    for effect, cfg in _effects(config, modality):
+        record[effect.name] = effect.sample(stream(seed, effect.name), cfg, ctx)
+    return record
+
+
+def replay(clean, record: dict, resample=None):
+    """Apply the distortions of ``record`` to a clean image: (x, y, record with the values
+    the effects derived from this image). Onto the image the record was drawn for, x and y
+    are bit for bit those of ``distort``; onto another, the noise fields, scan path and
+    artefacts are the same. A record with exact jitter needs ``resample`` for that field."""
+    modality = record.get("modality") if isinstance(record, dict) else None
+    if modality not in MODALITIES or "dose" not in record:
+        raise EmsimError("not a distortion record (a pair's record['distortions'])")
+    clean = _check(clean, modality, record["pixel_size"], None, resample)
+    jit = record.get("jitter")
+    if jit and jit.get("method") == "exact" and resample is None:
+        raise EmsimError("this record's scan jitter was evaluated exactly: pass resample= (the field at displaced probes; emsim.pairs.clean_image gives it)")
+    return _apply(clean, record, resample)
+
+
+def _apply(clean: np.ndarray, record: dict, resample):
+    ctx = Context(clean.shape, pixel_size=float(record["pixel_size"]), alpha=float(record["dose"]["alpha"]), resample=resample)
+    out = dict(record)
+    x = y = clean  # a private float32 copy (_check)
+    for effect in CHAINS[record["modality"]] + POST:
+        params = record.get(effect.name)
+        if params is not None:
+            ctx.notes = {}
+            x, y = effect.apply(x, y, params, ctx)
+            out[effect.name] = {**params, **ctx.notes}
     y = np.asarray(y, dtype=np.float32)
     x = np.array(x, dtype=np.float32, copy=True) if x is y else np.asarray(x, dtype=np.float32)
-    return x, y, jsonable(rec)
+    return x, y, jsonable(out)
+
+
+def distort(clean, modality: str, pixel_size: float, rng, config: DistortionConfig | None = None, resample=None):
+    """Distort a clean image; returns (x, y, record). ``rng``: a Generator (one seed is drawn
+    from it) or the distortion seed itself. See the module docstring."""
+    clean = _check(clean, modality, pixel_size, config, resample)
+    config = DistortionConfig() if config is None else config
+    seed = int(rng) if isinstance(rng, (int, np.integer)) else new_seed(rng)
+    return _apply(clean, sample(seed, clean, modality, float(pixel_size), config), resample)

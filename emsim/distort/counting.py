@@ -22,7 +22,8 @@ import math
 import numba
 import numpy as np
 
-from ..config import check_probability
+from ..config import check_probability, coin
+from .effect import Effect, field_rng, new_seed, on_x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,3 +173,16 @@ def count(rng: np.random.Generator, x: np.ndarray, alpha: float, gain_var: float
 def poisson(rng: np.random.Generator, lam) -> np.ndarray:
     """Exact Poisson variates (float32) of the means ``lam`` (non-positive -> 0)."""
     return count(rng, lam, 1.0)
+
+
+def _sample_shot_noise(rng, config: ShotNoiseConfig, ctx=None) -> dict | None:
+    return {"seed": new_seed(rng)} if coin(rng, config.p) else None
+
+
+def _apply_shot_noise(x, params, ctx):
+    """Eq. 30: x <- P(alpha x) / alpha."""
+    ctx.note(alpha=ctx.alpha)
+    return count(field_rng(params), x, ctx.alpha)
+
+
+SHOT_NOISE = Effect("shot_noise", _sample_shot_noise, on_x(_apply_shot_noise))

@@ -30,6 +30,7 @@ import math
 from ..config import Range, check_probability, check_range, coin, uniform
 from ._ranges import pin_scalars
 from .counting import count
+from .effect import Context, Effect, field_rng, new_seed, on_x, run_on_x
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -68,7 +69,8 @@ def pulse_sigma(photons: float, qe: float, dynode_gain: float, photon_variance: 
     return math.sqrt((1.0 - qe + 1.0 / (dynode_gain - 1.0)) / (photons * qe) + photon_variance / photons)
 
 
-def sample(rng, config: DetectorConfig) -> dict | None:
+def sample(rng, config: DetectorConfig, ctx=None) -> dict | None:
+    """The detector's parameters (eq. 44) and the seed of its counts; None if it does not occur."""
     if not coin(rng, config.p):
         return None
     if config.sigma is not None:
@@ -83,12 +85,18 @@ def sample(rng, config: DetectorConfig) -> dict | None:
         rec["sigma_e"] = pulse_sigma(rec["photons"], rec["qe"], rec["dynode_gain"], rec["photon_variance"])
     rec["fwhm_e"] = FWHM_PER_SIGMA * rec["sigma_e"]  # eq. 43 in units of the mean pulse
     rec["sigma_0"] = uniform(rng, config.baseline)
+    rec["seed"] = new_seed(rng)
     return rec
 
 
+def _apply(x, params, ctx):
+    """Eq. 45-46: counts of the scintillator with the PMT's pulse-height spread."""
+    return count(field_rng(params), x, ctx.alpha, params["sigma_e"] ** 2, params["sigma_0"] ** 2)
+
+
+DETECTOR = Effect("detector", sample, on_x(_apply))
+
+
 def detector(x, rng, config: DetectorConfig, alpha: float):
-    """The effect (eq. 45-46): (x in intensity units, record)."""
-    rec = sample(rng, config)
-    if rec is None:
-        return x, None
-    return count(rng, x, alpha, rec["sigma_e"] ** 2, rec["sigma_0"] ** 2), rec
+    """The effect once: (x in intensity units, record)."""
+    return run_on_x(DETECTOR, x, rng, config, Context(x.shape, alpha=alpha))

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import Range, check_probability, check_range, coin, uniform
 from ._ranges import pin_scalars
+from .effect import Effect, on_x, run_on_x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,19 +49,39 @@ class QuantiseConfig:
         check_range("quantise.levels", self.levels, 1.0, 1e9)
 
 
-def clip(x, rng, config: ClipConfig):
-    """Eq. 39/54: (clipped x, record)."""
+def _sample_clip(rng, config: ClipConfig, ctx=None) -> dict | None:
+    return {"level": uniform(rng, config.level)} if coin(rng, config.p) else None
+
+
+def _apply_clip(x, params, ctx):
+    """Eq. 39/54: x <- min(x, level max(x))."""
+    threshold = params["level"] * float(x.max())
+    ctx.note(threshold=threshold)
+    return np.minimum(x, np.float32(threshold))
+
+
+def _sample_quantise(rng, config: QuantiseConfig, ctx=None) -> dict | None:
     if not coin(rng, config.p):
-        return x, None
-    level = uniform(rng, config.level)
-    threshold = level * float(x.max())
-    return np.minimum(x, np.float32(threshold)), {"level": level, "threshold": threshold}
+        return None
+    lo, hi = config.levels
+    return {"levels": float(lo) if lo == hi else math.exp(uniform(rng, (math.log(lo), math.log(hi))))}
+
+
+def _apply_quantise(x, params, ctx):
+    """Eq. 40/55: x <- round(g x) / g."""
+    g = np.float32(params["levels"])
+    return np.rint(x * g) / g
+
+
+CLIP = Effect("clip", _sample_clip, on_x(_apply_clip))
+QUANTISE = Effect("quantise", _sample_quantise, on_x(_apply_quantise))
+
+
+def clip(x, rng, config: ClipConfig):
+    """Eq. 39/54 once: (clipped x, record)."""
+    return run_on_x(CLIP, x, rng, config)
 
 
 def quantise(x, rng, config: QuantiseConfig):
-    """Eq. 40/55: (quantised x, record)."""
-    if not coin(rng, config.p):
-        return x, None
-    lo, hi = config.levels
-    g = float(lo) if lo == hi else math.exp(uniform(rng, (math.log(lo), math.log(hi))))
-    return np.rint(x * np.float32(g)) / np.float32(g), {"levels": g}
+    """Eq. 40/55 once: (quantised x, record)."""
+    return run_on_x(QUANTISE, x, rng, config)

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..config import Range, check_probability, check_range, coin, uniform
 from ._ranges import pin_scalars
+from .effect import Effect, on_x, run_on_x
 
 TAPS = 32
 
@@ -151,13 +152,24 @@ def apply_fast_scan(x: np.ndarray, alpha: float, readout=None) -> np.ndarray:
     return out
 
 
-def fast_scan(x, rng, config: FastScanConfig):
-    """The effect (eq. 47): (blurred x, record)."""
+def _sample(rng, config: FastScanConfig, ctx=None) -> dict | None:
     if not coin(rng, config.p):
-        return x, None
+        return None
     rec: dict = {"alpha": uniform(rng, config.alpha), "readout": None}
-    readout = None
     if coin(rng, config.p_readout):
-        readout = (uniform(rng, config.beta), uniform(rng, config.gamma), uniform(rng, config.theta))
-        rec["readout"] = dict(zip(("beta", "gamma", "theta"), readout))
-    return apply_fast_scan(x, rec["alpha"], readout), rec
+        rec["readout"] = {"beta": uniform(rng, config.beta), "gamma": uniform(rng, config.gamma), "theta": uniform(rng, config.theta)}
+    return rec
+
+
+def _apply(x, params, ctx):
+    """Eq. 47: the causal detector (and readout) blur of every scan line."""
+    r = params["readout"]
+    return apply_fast_scan(x, params["alpha"], None if r is None else (r["beta"], r["gamma"], r["theta"]))
+
+
+FAST_SCAN = Effect("fast_scan", _sample, on_x(_apply))
+
+
+def fast_scan(x, rng, config: FastScanConfig):
+    """The effect (eq. 47) once: (blurred x, record)."""
+    return run_on_x(FAST_SCAN, x, rng, config)

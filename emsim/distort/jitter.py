@@ -39,6 +39,7 @@ from scipy import ndimage
 from ..config import Range, check_probability, check_range, coin, uniform
 from ..errors import ConfigError, EmsimError
 from ._ranges import pin_scalars
+from .effect import Context, Effect, field_rng, new_seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,25 +91,52 @@ def ar1(rng: np.random.Generator, n: int, sigma: float, phi: float, bound: float
     return out
 
 
-def sample(rng: np.random.Generator, shape, config: JitterConfig, bound: float):
-    """Draw the jitter: (dx, dy, record), dx of shape (H, W) or (1, 1), dy (H, 1) or (1, 1),
-    in A; or (None, None, None) if it does not occur."""
+def sample_params(rng: np.random.Generator, config: JitterConfig, ctx: Context) -> dict | None:
+    """Kind, sigma and phi per direction, the clip bound (``ctx.bound``) and the seed of
+    the AR(1) series; None if jitter does not occur."""
     if not coin(rng, config.p):
-        return None, None, None
+        return None
     u = rng.random()
     kind = "x" if u < config.p_x else ("y" if u < config.p_x + config.p_y else "xy")
-    H, W = shape
-    rec: dict = {"kind": kind, "bound": bound}
-    dx = dy = np.zeros((1, 1))
+    rec: dict = {"kind": kind, "bound": ctx.bound}
     if "x" in kind:
-        sx, px = uniform(rng, config.sigma), uniform(rng, config.phi)
-        dx = ar1(rng, H * W, sx, px, bound).reshape(H, W)
-        rec.update(sigma_x=sx, phi_x=px, max_dx=float(np.abs(dx).max()))
+        rec.update(sigma_x=uniform(rng, config.sigma), phi_x=uniform(rng, config.phi))
     if "y" in kind:
-        sy, py = uniform(rng, config.sigma), uniform(rng, config.phi)
-        dy = ar1(rng, H, sy, py, bound).reshape(H, 1)
-        rec.update(sigma_y=sy, phi_y=py, max_dy=float(np.abs(dy).max()))
-    return dx, dy, rec
+        rec.update(sigma_y=uniform(rng, config.sigma), phi_y=uniform(rng, config.phi))
+    rec["seed"] = new_seed(rng)
+    return rec
+
+
+def displacements(params: dict, shape) -> tuple[np.ndarray, np.ndarray]:
+    """The probe displacements (A) of a jitter record: dx of shape (H, W) or (1, 1) (one
+    value per probe, in scan order), dy of shape (H, 1) or (1, 1) (one per scan line)."""
+    H, W = shape
+    g = field_rng(params)
+    dx = dy = np.zeros((1, 1))
+    if "x" in params["kind"]:
+        dx = ar1(g, H * W, params["sigma_x"], params["phi_x"], params["bound"]).reshape(H, W)
+    if "y" in params["kind"]:
+        dy = ar1(g, H, params["sigma_y"], params["phi_y"], params["bound"]).reshape(H, 1)
+    return dx, dy
+
+
+def sample(rng: np.random.Generator, shape, config: JitterConfig, bound: float):
+    """Draw the jitter: (dx, dy, record) as ``displacements``, or (None, None, None) if it
+    does not occur."""
+    rec = sample_params(rng, config, Context(tuple(shape), bound=bound))
+    if rec is None:
+        return None, None, None
+    dx, dy = displacements(rec, shape)
+    return dx, dy, {**rec, **_extent(dx, dy, rec)}
+
+
+def _extent(dx, dy, rec) -> dict:
+    out = {}
+    if "x" in rec["kind"]:
+        out["max_dx"] = float(np.abs(dx).max())
+    if "y" in rec["kind"]:
+        out["max_dy"] = float(np.abs(dy).max())
+    return out
 
 
 def bicubic(clean: np.ndarray, dx, dy, pixel_size: float) -> np.ndarray:
@@ -119,17 +147,26 @@ def bicubic(clean: np.ndarray, dx, dy, pixel_size: float) -> np.ndarray:
     return ndimage.map_coordinates(np.asarray(clean, dtype=np.float32), [rows, cols], order=3, mode="mirror", output=np.float32)
 
 
-def jitter(clean, rng, config: JitterConfig, pixel_size: float, bound: float, resample=None):
-    """The effect (eq. 42): (jittered image, record); ``resample`` evaluates exactly."""
-    dx, dy, rec = sample(rng, clean.shape, config, bound)
-    if rec is None:
-        return clean, None
-    if resample is not None:
-        out = np.asarray(resample(dx, dy), dtype=np.float32)
-        if out.shape != clean.shape:
-            raise EmsimError(f"resample returned an image of shape {out.shape}, expected {clean.shape}")
-        rec["method"] = "exact"
+def _apply(x, y, params, ctx: Context):
+    """Eq. 42: the image sampled at the displaced probe positions, exactly through
+    ``ctx.resample`` or by the paper's cubic interpolation of x."""
+    dx, dy = displacements(params, x.shape)
+    if ctx.resample is not None:
+        out = np.asarray(ctx.resample(dx, dy), dtype=np.float32)
+        if out.shape != x.shape:
+            raise EmsimError(f"resample returned an image of shape {out.shape}, expected {x.shape}")
+        ctx.note(method="exact")
     else:
-        out = bicubic(clean, dx, dy, pixel_size)
-        rec["method"] = "bicubic"
-    return out, rec
+        out = bicubic(x, dx, dy, ctx.pixel_size)
+        ctx.note(method="bicubic")
+    ctx.note(**_extent(dx, dy, params))
+    return out, y
+
+
+JITTER = Effect("jitter", sample_params, _apply)
+
+
+def jitter(clean, rng, config: JitterConfig, pixel_size: float, bound: float, resample=None):
+    """The effect once (eq. 42): (jittered image, record); ``resample`` evaluates exactly."""
+    x, _, rec = JITTER.run(clean, clean, rng, config, Context(clean.shape, pixel_size=pixel_size, bound=bound, resample=resample))
+    return x, rec

@@ -25,6 +25,7 @@ import numpy as np
 from ..config import IntRange, Range, check_probability, check_range, coin, uniform
 from ..errors import ConfigError
 from ._ranges import pin_scalars
+from .effect import Effect, field_rng, new_seed, on_x, run_on_x
 
 _STEPS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64)
 
@@ -92,30 +93,57 @@ def random_walk_regions(rng: np.random.Generator, shape, density: float, steps: 
     return pos[inside, 0], pos[inside, 1], label[inside], n
 
 
-def _regions(x, rng, config, values_range):
-    density = uniform(rng, config.density)
-    rows, cols, label, n = random_walk_regions(rng, x.shape, density, config.steps)
-    values = rng.uniform(values_range[0], values_range[1], n) if values_range[0] < values_range[1] else np.full(n, values_range[0])
-    return rows, cols, values[label].astype(np.float32), {"density": density, "n_regions": n, "n_pixels": int(np.unique(rows * x.shape[1] + cols).size)}
+def _sample(rng, config, values: tuple[float, float]) -> dict:
+    """The density and the seed of the regions, with the ranges their walks and values are
+    drawn from (so a record replays without its config)."""
+    return {"density": uniform(rng, config.density), "steps": list(config.steps), "values": list(values), "seed": new_seed(rng)}
+
+
+def _regions(x, params, ctx):
+    """Pixels (rows, cols) and value of every region of a mask record; notes the counts."""
+    g = field_rng(params)
+    rows, cols, label, n = random_walk_regions(g, x.shape, params["density"], params["steps"])
+    lo, hi = params["values"]
+    values = g.uniform(lo, hi, n) if lo < hi else np.full(n, lo)
+    ctx.note(n_regions=n, n_pixels=int(np.unique(rows * x.shape[1] + cols).size))
+    return rows, cols, values[label].astype(np.float32)
+
+
+def _sample_black(rng, config: BlackPixelConfig, ctx=None) -> dict | None:
+    return _sample(rng, config, config.level) if coin(rng, config.p) else None
+
+
+def _apply_black(x, params, ctx):
+    """x <- x S_black (eq. 37, 52)."""
+    rows, cols, level = _regions(x, params, ctx)
+    x = np.array(x, dtype=np.float32, copy=True)
+    x[rows, cols] = x[rows, cols] * level
+    return x
+
+
+def _sample_zingers(rng, config: ZingerConfig, ctx=None) -> dict | None:
+    if not coin(rng, config.p):
+        return None
+    return {**_sample(rng, config, config.amplitude if config.mode == "add" else config.factor), "mode": config.mode}
+
+
+def _apply_zingers(x, params, ctx):
+    """Zinger regions (eq. 38, 53), additive bursts by default (see module docstring)."""
+    rows, cols, value = _regions(x, params, ctx)
+    x = np.array(x, dtype=np.float32, copy=True)
+    x[rows, cols] = x[rows, cols] + value if params["mode"] == "add" else x[rows, cols] * value
+    return x
+
+
+BLACK_PIXELS = Effect("black_pixels", _sample_black, on_x(_apply_black))
+ZINGERS = Effect("zingers", _sample_zingers, on_x(_apply_zingers))
 
 
 def black_pixels(x, rng, config: BlackPixelConfig):
-    """x <- x S_black (eq. 37, 52)."""
-    if not coin(rng, config.p):
-        return x, None
-    rows, cols, level, rec = _regions(x, rng, config, config.level)
-    x = np.array(x, dtype=np.float32, copy=True)
-    x[rows, cols] = x[rows, cols] * level
-    return x, rec
+    """Black-pixel regions once: (x, record)."""
+    return run_on_x(BLACK_PIXELS, x, rng, config)
 
 
 def zingers(x, rng, config: ZingerConfig):
-    """Zinger regions (eq. 38, 53), additive bursts by default (see module docstring)."""
-    if not coin(rng, config.p):
-        return x, None
-    add = config.mode == "add"
-    rows, cols, value, rec = _regions(x, rng, config, config.amplitude if add else config.factor)
-    x = np.array(x, dtype=np.float32, copy=True)
-    x[rows, cols] = x[rows, cols] + value if add else x[rows, cols] * value
-    rec["mode"] = config.mode
-    return x, rec
+    """Zinger regions once: (x, record)."""
+    return run_on_x(ZINGERS, x, rng, config)

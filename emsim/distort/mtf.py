@@ -28,6 +28,7 @@ from scipy import fft as sfft
 
 from ..config import Range, check_probability, check_range, coin, uniform
 from ._ranges import pin_scalars
+from .effect import Context, Effect
 
 MAX_TRIES = 1000
 
@@ -89,7 +90,7 @@ def apply_mtf(y: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
     return sfft.idctn(spec, type=2, norm="ortho").astype(np.float32, copy=False)
 
 
-def sample(rng: np.random.Generator, config: MtfConfig) -> dict | None:
+def sample(rng: np.random.Generator, config: MtfConfig, ctx=None) -> dict | None:
     """Draw (a, b, c) until valid; None if the effect does not occur."""
     if not coin(rng, config.p):
         return None
@@ -101,9 +102,16 @@ def sample(rng: np.random.Generator, config: MtfConfig) -> dict | None:
     return {"a": 1.0, "b": config.b[1], "c": config.b[1], "tries": MAX_TRIES, "fallback": True}
 
 
+def _apply(x, y, params, ctx):
+    """Eq. 27: the camera PSF blurs the image, and it is part of the target (x = y)."""
+    y = apply_mtf(y, params["a"], params["b"], params["c"])
+    return y, y
+
+
+MTF = Effect("mtf", sample, _apply)
+
+
 def mtf(y: np.ndarray, rng: np.random.Generator, config: MtfConfig) -> tuple[np.ndarray, dict | None]:
-    """The effect: (y blurred by the camera PSF, record)."""
-    rec = sample(rng, config)
-    if rec is None:
-        return y, None
-    return apply_mtf(y, rec["a"], rec["b"], rec["c"]), rec
+    """The effect once: (y blurred by the camera PSF, record)."""
+    _, y, rec = MTF.run(y, y, rng, config, Context(y.shape))
+    return y, rec

@@ -30,10 +30,12 @@ from scipy import ndimage
 
 from ..config import IntRange, Range, check_probability, check_range, coin, integers, uniform
 from ..errors import ConfigError
+from ..imaging.resample import keys_taps
 from ._ranges import pin_scalars
+from .effect import Context, Effect, on_x
 
 FILLS = ("zero", "median", "edge")
-ANNOTATIONS = ("text", "scale_bar", "rectangle", "ellipse", "line", "arrow")
+ANNOTATION_KINDS = ("text", "scale_bar", "rectangle", "ellipse", "line", "arrow")
 
 
 def _check_choice(name: str, values: tuple, allowed: tuple) -> None:
@@ -88,7 +90,7 @@ class AnnotationConfig:
     count: IntRange = (1, 4)
     size: Range = (0.04, 0.15)
     p_white: float = 0.7
-    kinds: tuple[str, ...] = ANNOTATIONS
+    kinds: tuple[str, ...] = ANNOTATION_KINDS
 
     def __post_init__(self):
         pin_scalars(self)
@@ -96,7 +98,7 @@ class AnnotationConfig:
         check_probability("annotations.p_white", self.p_white)
         check_range("annotations.count", self.count, 0, 100)
         check_range("annotations.size", self.size, 0.0, 1.0)
-        _check_choice("annotations.kinds", self.kinds, ANNOTATIONS)
+        _check_choice("annotations.kinds", self.kinds, ANNOTATION_KINDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,12 +142,7 @@ def transform_matrix(rotation_deg: float, scale: float, shear: float) -> np.ndar
     return rot @ (scale * np.array([[1.0, shear], [0.0, 1.0]]))
 
 
-@numba.njit(cache=True, inline="always")
-def _keys(t):
-    """Keys cubic-convolution weights (a = -0.5) of the taps at -1, 0, 1, 2 for offset t."""
-    t2 = t * t
-    t3 = t2 * t
-    return (-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2)
+_keys = numba.njit(cache=True, inline="always")(keys_taps)  # the one Keys kernel (emsim.imaging.resample)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -205,10 +202,10 @@ def warp(images, forward: np.ndarray, shift, order: int, fill: str, fill_value: 
     return out
 
 
-def interpolation(x, y, rng, config: InterpolationConfig):
+def _sample_interpolation(rng, config: InterpolationConfig, ctx=None) -> dict | None:
     if not coin(rng, config.p):
-        return x, y, None
-    rec = {
+        return None
+    return {
         "rotation": uniform(rng, config.rotation),
         "scale": uniform(rng, config.scale),
         "shear": uniform(rng, config.shear),
@@ -216,22 +213,46 @@ def interpolation(x, y, rng, config: InterpolationConfig):
         "order": int(_choice(rng, config.orders)),
         "fill": _choice(rng, config.fills),
     }
-    rec["fill_value"] = float(np.median(y)) if rec["fill"] == "median" else 0.0
-    forward = transform_matrix(rec["rotation"], rec["scale"], rec["shear"])
-    xo, yo = warp(np.stack([x, y]), forward, rec["shift"], rec["order"], rec["fill"], rec["fill_value"])
-    return xo, yo, rec
+
+
+def _apply_interpolation(x, y, params, ctx):
+    """The same near-identity linear transform of x and y."""
+    fill_value = float(np.median(y)) if params["fill"] == "median" else 0.0
+    ctx.note(fill_value=fill_value)
+    forward = transform_matrix(params["rotation"], params["scale"], params["shear"])
+    xo, yo = warp(np.stack([x, y]), forward, params["shift"], params["order"], params["fill"], fill_value)
+    return xo, yo
+
+
+INTERPOLATION = Effect("interpolation", _sample_interpolation, _apply_interpolation)
+
+
+def interpolation(x, y, rng, config: InterpolationConfig):
+    """The effect once: (x, y, record)."""
+    return INTERPOLATION.run(x, y, rng, config, Context(x.shape))
 
 
 # --------------------------------------------------------------------------- blur
 
 
+def _sample_blur(rng, config: BlurConfig, ctx=None) -> dict | None:
+    return {"sigma": uniform(rng, config.sigma)} if coin(rng, config.p) else None
+
+
+def _apply_blur(x, params, ctx):
+    """Gaussian blur of x only."""
+    if params["sigma"] > 0:
+        x = ndimage.gaussian_filter(np.asarray(x, dtype=np.float32), params["sigma"], mode="reflect")
+    return x
+
+
+BLUR = Effect("blur", _sample_blur, on_x(_apply_blur))
+
+
 def blur(x, rng, config: BlurConfig):
-    if not coin(rng, config.p):
-        return x, None
-    sigma = uniform(rng, config.sigma)
-    if sigma > 0:
-        x = ndimage.gaussian_filter(np.asarray(x, dtype=np.float32), sigma, mode="reflect")
-    return x, {"sigma": sigma}
+    """The effect once: (x, record)."""
+    x, _, rec = BLUR.run(x, x, rng, config, Context(x.shape))
+    return x, rec
 
 
 # --------------------------------------------------------------------------- annotations
@@ -251,85 +272,122 @@ def _text(rng) -> str:
     return "".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), int(rng.integers(1, 9))))
 
 
-def _draw_item(draw: ImageDraw.ImageDraw, kind: str, rng, shape, size: float) -> dict:
-    """Draw one annotation (coverage 255) and return its record."""
+def _sample_item(rng, kind: str, shape, size: float) -> dict:
+    """Geometry and text of one annotation of a field of ``shape``."""
     H, W = shape
     s = max(4.0, size * min(H, W))
-    width = max(1, int(round(s / 8)))
     x0, y0 = float(rng.uniform(0, W - s)), float(rng.uniform(0, H - s))
     rec: dict = {"kind": kind, "xy": [x0, y0], "size": s}
     if kind == "text":
         rec["text"] = _text(rng)
-        draw.text((x0, y0), rec["text"], fill=255, font=_font(max(6, int(s))))
     elif kind == "scale_bar":
-        length = float(rng.uniform(2 * s, 5 * s))
-        draw.rectangle([x0, y0, min(x0 + length, W - 1), y0 + max(2, s / 5)], fill=255)
+        rec["length"] = float(rng.uniform(2 * s, 5 * s))
         rec["text"] = _WORDS[int(rng.integers(0, 6))]
-        draw.text((x0, y0 + s / 4), rec["text"], fill=255, font=_font(max(6, int(0.8 * s))))
-        rec["length"] = length
     elif kind in ("rectangle", "ellipse"):
         w, h = float(rng.uniform(s, 4 * s)), float(rng.uniform(s, 4 * s))
         rec["filled"] = bool(rng.random() < 0.3)
-        box = [x0, y0, min(x0 + w, W - 1), min(y0 + h, H - 1)]
-        fn = draw.rectangle if kind == "rectangle" else draw.ellipse
-        fn(box, fill=255 if rec["filled"] else None, outline=255, width=width)
-        rec["box"] = box
+        rec["box"] = [x0, y0, min(x0 + w, W - 1), min(y0 + h, H - 1)]
     else:  # line or arrow
-        angle = float(rng.uniform(0, 2 * math.pi))
+        rec["angle"] = float(rng.uniform(0, 2 * math.pi))
         length = float(rng.uniform(2 * s, 5 * s))
-        x1, y1 = x0 + length * math.cos(angle), y0 + length * math.sin(angle)
-        draw.line([x0, y0, x1, y1], fill=255, width=width)
-        if kind == "arrow":
-            head = max(3.0, s / 2)
-            pts = [(x1, y1)] + [(x1 - head * math.cos(angle + d), y1 - head * math.sin(angle + d)) for d in (0.45, -0.45)]
-            draw.polygon(pts, fill=255)
-        rec["end"] = [x1, y1]
+        rec["end"] = [x0 + length * math.cos(rec["angle"]), y0 + length * math.sin(rec["angle"])]
     return rec
 
 
-def annotations(x, y, rng, config: AnnotationConfig):
+def _draw_item(draw: ImageDraw.ImageDraw, rec: dict, shape) -> None:
+    """Draw one annotation record with coverage 255."""
+    W = shape[1]
+    (x0, y0), s, kind = rec["xy"], rec["size"], rec["kind"]
+    width = max(1, int(round(s / 8)))
+    if kind == "text":
+        draw.text((x0, y0), rec["text"], fill=255, font=_font(max(6, int(s))))
+    elif kind == "scale_bar":
+        draw.rectangle([x0, y0, min(x0 + rec["length"], W - 1), y0 + max(2, s / 5)], fill=255)
+        draw.text((x0, y0 + s / 4), rec["text"], fill=255, font=_font(max(6, int(0.8 * s))))
+    elif kind in ("rectangle", "ellipse"):
+        fn = draw.rectangle if kind == "rectangle" else draw.ellipse
+        fn(rec["box"], fill=255 if rec["filled"] else None, outline=255, width=width)
+    else:  # line or arrow
+        x1, y1 = rec["end"]
+        draw.line([x0, y0, x1, y1], fill=255, width=width)
+        if kind == "arrow":
+            head, angle = max(3.0, s / 2), rec["angle"]
+            pts = [(x1, y1)] + [(x1 - head * math.cos(angle + d), y1 - head * math.sin(angle + d)) for d in (0.45, -0.45)]
+            draw.polygon(pts, fill=255)
+
+
+def _sample_annotations(rng, config: AnnotationConfig, ctx) -> dict | None:
     if not coin(rng, config.p):
-        return x, y, None
-    x = np.array(x, dtype=np.float32, copy=True)
-    y = np.array(y, dtype=np.float32, copy=True)
+        return None
     items = []
     for _ in range(integers(rng, config.count)):
         kind = _choice(rng, config.kinds)
         value = 1.0 if coin(rng, config.p_white) else 0.0
+        items.append({**_sample_item(rng, kind, ctx.shape, uniform(rng, config.size)), "value": value})
+    return {"items": items}
+
+
+def _apply_annotations(x, y, params, ctx):
+    """The items drawn at the same place in x and y (white or black, antialiased cover)."""
+    x = np.array(x, dtype=np.float32, copy=True)
+    y = np.array(y, dtype=np.float32, copy=True)
+    for item in params["items"]:
         mask = Image.new("L", (x.shape[1], x.shape[0]), 0)
-        rec = _draw_item(ImageDraw.Draw(mask), kind, rng, x.shape, uniform(rng, config.size))
+        _draw_item(ImageDraw.Draw(mask), item, x.shape)
         cover = np.asarray(mask, dtype=np.float32) * np.float32(1 / 255)
         hit = cover > 0
         for img in (x, y):
-            img[hit] += cover[hit] * (np.float32(value) - img[hit])
-        rec["value"] = value
-        items.append(rec)
-    return x, y, {"items": items}
+            img[hit] += cover[hit] * (np.float32(item["value"]) - img[hit])
+    return x, y
+
+
+ANNOTATIONS = Effect("annotations", _sample_annotations, _apply_annotations)
+
+
+def annotations(x, y, rng, config: AnnotationConfig):
+    """The effect once: (x, y, record)."""
+    return ANNOTATIONS.run(x, y, rng, config, Context(x.shape))
 
 
 # --------------------------------------------------------------------------- crop
 
+SIDES = ("top", "bottom", "left", "right")
 
-def crop(x, y, rng, config: CropConfig):
+
+def _sample_crop(rng, config: CropConfig, ctx) -> dict | None:
+    """Sides and depths of the bands, outside the central rectangle of ``central`` area."""
     if not coin(rng, config.p):
-        return x, y, None
-    H, W = x.shape
+        return None
+    H, W = ctx.shape
     side = math.sqrt(config.central)
     margin = ((1 - side) / 2 * H, (1 - side) / 2 * W)
-    sides = [s for s in ("top", "bottom", "left", "right") if rng.random() < 0.5]
+    sides = [s for s in SIDES if rng.random() < 0.5]
     if not sides:
-        sides = [("top", "bottom", "left", "right")[int(rng.integers(0, 4))]]
+        sides = [SIDES[int(rng.integers(0, 4))]]
     fill = _choice(rng, config.fills)
-    value = float(np.median(y)) if fill == "median" else 0.0
+    bands = {s: int(math.ceil(rng.uniform(0, 1) * margin[0 if s in ("top", "bottom") else 1])) for s in sides}
+    return {"bands": bands, "fill": fill}
+
+
+def _apply_crop(x, y, params, ctx):
+    """Bands filled with zero or the target's median, identically in x and y."""
+    H, W = x.shape
+    value = float(np.median(y)) if params["fill"] == "median" else 0.0
+    ctx.note(fill_value=value)
     x = np.array(x, dtype=np.float32, copy=True)
     y = np.array(y, dtype=np.float32, copy=True)
-    bands = {}
-    for s in sides:
-        depth = int(math.ceil(rng.uniform(0, 1) * margin[0 if s in ("top", "bottom") else 1]))
-        bands[s] = depth
+    for s, depth in params["bands"].items():
         if depth == 0:
             continue
         region = {"top": np.s_[:depth, :], "bottom": np.s_[H - depth :, :], "left": np.s_[:, :depth], "right": np.s_[:, W - depth :]}[s]
         x[region] = value
         y[region] = value
-    return x, y, {"bands": bands, "fill": fill, "fill_value": value}
+    return x, y
+
+
+CROP = Effect("crop", _sample_crop, _apply_crop)
+
+
+def crop(x, y, rng, config: CropConfig):
+    """The effect once: (x, y, record)."""
+    return CROP.run(x, y, rng, config, Context(x.shape))

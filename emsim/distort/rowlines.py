@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import Range, check_probability, check_range, coin, uniform
 from ._ranges import pin_scalars
+from .effect import Effect, on_x, run_on_x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,20 +37,32 @@ class RowLineConfig:
         check_range("row_lines.factor", self.factor, 0.0, 100.0)
 
 
-def row_lines(x, rng, config: RowLineConfig):
-    """The effect: (x with row-line segments, record)."""
+def _sample(rng, config: RowLineConfig, ctx) -> dict | None:
+    """The rate and the segments [row, start, length, factor] of a field of ``ctx.shape``."""
     if not coin(rng, config.p):
-        return x, None
-    H, W = x.shape
+        return None
+    H, W = ctx.shape
     rate = uniform(rng, config.rate)
-    n = int(rng.poisson(rate * H))
-    x = np.array(x, dtype=np.float32, copy=True)
     segments = []
-    for _ in range(n):
+    for _ in range(int(rng.poisson(rate * H))):
         length = max(1, int(round(uniform(rng, config.length) * W)))
         row, start = int(rng.integers(0, H)), int(rng.integers(0, W - length + 1))
-        factor = uniform(rng, config.factor)
+        segments.append([row, start, length, uniform(rng, config.factor)])
+    return {"rate": rate, "segments": segments}
+
+
+def _apply(x, params, ctx):
+    """Eq. 51: each segment's pixels become the segment's mean times its factor."""
+    x = np.array(x, dtype=np.float32, copy=True)
+    for row, start, length, factor in params["segments"]:
         seg = x[row, start : start + length]
         seg[:] = np.float32(seg.mean(dtype=np.float64) * factor)
-        segments.append([row, start, length, factor])
-    return x, {"rate": rate, "segments": segments}
+    return x
+
+
+ROW_LINES = Effect("row_lines", _sample, on_x(_apply))
+
+
+def row_lines(x, rng, config: RowLineConfig):
+    """The effect once: (x with row-line segments, record)."""
+    return run_on_x(ROW_LINES, x, rng, config)

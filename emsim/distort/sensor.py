@@ -32,6 +32,7 @@ from scipy import fft as sfft
 from ..config import Range, check_probability, check_range, coin, uniform
 from ._ranges import pin_scalars
 from .counting import count
+from .effect import Context, Effect, field_rng, new_seed, on_x, run_on_x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,13 +107,6 @@ class FlickerConfig:
         check_range("flicker.exponent", self.exponent, 0.0, 4.0)
 
 
-def fixed_pattern(x, rng, config: FixedPatternConfig):
-    if not coin(rng, config.p):
-        return x, None
-    sigma = uniform(rng, config.sigma)
-    return x * (1.0 + sigma * rng.standard_normal(x.shape, dtype=np.float32)), {"sigma": sigma}
-
-
 def dcnu(rng, shape, mean: float, cv: float, hot_fraction: float):
     """Dark-current non-uniformity map (eq. 32) and the number of hot pixels."""
     s = cv * mean
@@ -124,22 +118,6 @@ def dcnu(rng, shape, mean: float, cv: float, hot_fraction: float):
         flat = body.reshape(-1)
         flat[rng.integers(0, flat.size, n_hot)] = rng.uniform(mean + 5 * s, mean + 8 * s, n_hot).astype(np.float32)
     return body, n_hot
-
-
-def dark_current(x, rng, config: DarkCurrentConfig, alpha: float):
-    if not coin(rng, config.p):
-        return x, None
-    mean, cv, hot = uniform(rng, config.mean), uniform(rng, config.cv), uniform(rng, config.hot_fraction)
-    dark, n_hot = dcnu(rng, x.shape, mean, cv, hot)
-    x = x + count(rng, dark, 1.0) / np.float32(alpha)  # eq. 33: shot noise of the dark charge
-    return x, {"mean": mean, "cv": cv, "hot_fraction": hot, "n_hot": n_hot}
-
-
-def thermal(x, rng, config: ThermalConfig, alpha: float):
-    if not coin(rng, config.p):
-        return x, None
-    sigma = uniform(rng, config.sigma)
-    return x + np.float32(sigma / alpha) * rng.standard_normal(x.shape, dtype=np.float32), {"sigma": sigma}
 
 
 def pink_field(rng, shape, exponent: float) -> np.ndarray:
@@ -157,16 +135,74 @@ def pink_field(rng, shape, exponent: float) -> np.ndarray:
     return (field / np.float32(std)).astype(np.float32, copy=False) if std > 0 else np.zeros(shape, np.float32)
 
 
-def flicker(x, rng, config: FlickerConfig, alpha: float):
+def _sigma(rng, config, ctx=None) -> dict | None:
+    """Sample of the effects with one noise level: sigma and the seed of the noise field."""
+    return {"sigma": uniform(rng, config.sigma), "seed": new_seed(rng)} if coin(rng, config.p) else None
+
+
+def _apply_fixed_pattern(x, params, ctx):
+    """Eq. 31: x <- x + x N(0, sigma)."""
+    return x * (1.0 + params["sigma"] * field_rng(params).standard_normal(x.shape, dtype=np.float32))
+
+
+def _sample_dark_current(rng, config: DarkCurrentConfig, ctx=None) -> dict | None:
     if not coin(rng, config.p):
-        return x, None
-    sigma, exponent = uniform(rng, config.sigma), uniform(rng, config.exponent)
-    return x + np.float32(sigma / alpha) * pink_field(rng, x.shape, exponent), {"sigma": sigma, "exponent": exponent}
+        return None
+    return {"mean": uniform(rng, config.mean), "cv": uniform(rng, config.cv), "hot_fraction": uniform(rng, config.hot_fraction), "seed": new_seed(rng)}
+
+
+def _apply_dark_current(x, params, ctx):
+    """Eq. 32-33: x <- x + P(DCNU) / alpha."""
+    g = field_rng(params)
+    dark, n_hot = dcnu(g, x.shape, params["mean"], params["cv"], params["hot_fraction"])
+    ctx.note(n_hot=n_hot)
+    return x + count(g, dark, 1.0) / np.float32(ctx.alpha)  # eq. 33: shot noise of the dark charge
+
+
+def _apply_thermal(x, params, ctx):
+    """Eq. 34: x <- x + N(0, sigma) / alpha."""
+    return x + np.float32(params["sigma"] / ctx.alpha) * field_rng(params).standard_normal(x.shape, dtype=np.float32)
+
+
+def _sample_flicker(rng, config: FlickerConfig, ctx=None) -> dict | None:
+    if not coin(rng, config.p):
+        return None
+    return {"sigma": uniform(rng, config.sigma), "exponent": uniform(rng, config.exponent), "seed": new_seed(rng)}
+
+
+def _apply_flicker(x, params, ctx):
+    """Eq. 35: x <- x + sigma / alpha F^-1(W(f) N)."""
+    return x + np.float32(params["sigma"] / ctx.alpha) * pink_field(field_rng(params), x.shape, params["exponent"])
+
+
+def _apply_reset(x, params, ctx):
+    """Eq. 36: x <- x + N(0, sigma) / alpha, one value per row."""
+    rows = field_rng(params).standard_normal((x.shape[0], 1), dtype=np.float32)
+    return x + np.float32(params["sigma"] / ctx.alpha) * rows
+
+
+FIXED_PATTERN = Effect("fixed_pattern", _sigma, on_x(_apply_fixed_pattern))
+DARK_CURRENT = Effect("dark_current", _sample_dark_current, on_x(_apply_dark_current))
+THERMAL = Effect("thermal", _sigma, on_x(_apply_thermal))
+FLICKER = Effect("flicker", _sample_flicker, on_x(_apply_flicker))
+RESET = Effect("reset", _sigma, on_x(_apply_reset))
+
+
+def fixed_pattern(x, rng, config: FixedPatternConfig):
+    return run_on_x(FIXED_PATTERN, x, rng, config)
+
+
+def dark_current(x, rng, config: DarkCurrentConfig, alpha: float):
+    return run_on_x(DARK_CURRENT, x, rng, config, Context(x.shape, alpha=alpha))
+
+
+def thermal(x, rng, config: ThermalConfig, alpha: float):
+    return run_on_x(THERMAL, x, rng, config, Context(x.shape, alpha=alpha))
+
+
+def flicker(x, rng, config: FlickerConfig, alpha: float):
+    return run_on_x(FLICKER, x, rng, config, Context(x.shape, alpha=alpha))
 
 
 def reset(x, rng, config: ResetConfig, alpha: float):
-    if not coin(rng, config.p):
-        return x, None
-    sigma = uniform(rng, config.sigma)
-    rows = rng.standard_normal((x.shape[0], 1), dtype=np.float32)
-    return x + np.float32(sigma / alpha) * rows, {"sigma": sigma}
+    return run_on_x(RESET, x, rng, config, Context(x.shape, alpha=alpha))

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..config import Range
-from ..points import random_points
+from ..specimen.points import random_points
 
 
 def field(shape) -> float:

@@ -1,0 +1,69 @@
+"""One training pair as a pure function of (seed, index, config), and its replay.
+
+    config -> specimen (HR) or scene (LR) -> clean image -> tone mapping -> distortions
+
+``make_pair(seed, index, config)``: the clean stage (``emsim.pairs.clean``) then the
+distortion chain of the modality (``emsim.distort``), or an SR sample (``emsim.pairs.sr``).
+``replay(clean, record)`` puts the distortions a record drew onto a clean image: onto the
+pair's own clean image it reproduces x and y bit for bit; onto another clean image it
+gives the same noise realisation, scan path and artefacts.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..config import from_dict
+from ..distort import distort
+from ..distort import replay as replay_distortions
+from ..errors import EmsimError
+from .clean import CleanImage, Pair, clean_image, stage_rngs
+from .config import PairConfig, output_shapes
+from .sr import make_sr_pair
+
+
+def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
+    """Sample ``index`` of the dataset with ``seed`` and ``config`` (pure function)."""
+    if config.task == "sr":
+        return make_sr_pair(seed, index, config)
+    rngs = stage_rngs(seed, index)
+    clean = clean_image(seed, index, config, rngs)
+    t = time.perf_counter()
+    x, y, distortions = distort(clean.image, config.modality, clean.pixel_size, rngs["distort"], config.distort, resample=clean.resample)
+    record = {"seed": int(seed), "index": int(index), "modality": config.modality, **clean.record, "distortions": distortions}
+    return Pair(x, y, record, {**clean.timings, "distort": time.perf_counter() - t})
+
+
+def replay(clean, record: dict, resample=None) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the distortions of a pair's ``record`` applied to ``clean``: a
+    ``CleanImage`` (``emsim.pairs.clean.clean_image(seed, index, config)`` regenerates a
+    pair's own) or a 2D array. Exact scan jitter needs the resampler of the field: the
+    ``CleanImage``'s, or ``resample``."""
+    if record.get("task") == "sr":
+        raise EmsimError("SR records hold two acquisitions: replay each with emsim.distort.replay")
+    if isinstance(clean, CleanImage):
+        clean, resample = clean.image, resample or clean.resample
+    x, y, _ = replay_distortions(clean, record["distortions"], resample=resample)
+    return x, y
+
+
+class PairSampler:
+    """What ``emsim.dataset.generate`` needs to drive make_pair (``emsim.pairs:SAMPLER``)."""
+
+    config_class = PairConfig
+
+    def __call__(self, seed: int, index: int, config: PairConfig) -> Pair:
+        return make_pair(seed, index, config)
+
+    @staticmethod
+    def config_from_dict(d: dict) -> PairConfig:
+        return from_dict(PairConfig, d)
+
+    @staticmethod
+    def output_shapes(config: PairConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+        return output_shapes(config)
+
+
+SAMPLER = PairSampler()
