@@ -28,6 +28,6 @@ def render(structure, pixel_size, size, zone_axis, contrast, gamma, width, seed,
     """Render STRUCTURE (any file ase reads; default: bundled SrTiO3) along a zone axis."""
     check_writable(out)
     image, record = render_file(structure or default_structure(), pixel_size, size, zone_axis, contrast=contrast, gamma=gamma, width=width, seed=seed, thickness=thickness)
-    write_image(out, image)
+    write_image(out, image, scale=pixel_size / 10, unit="nm")  # A -> nm
     out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     click.echo(f"wrote {out} ({size[0]}x{size[1]}, {record['n_atoms']} atoms, {record['formula']} along {record['zone_axis']})")

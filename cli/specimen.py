@@ -70,5 +70,5 @@ def _render(spec, rng: np.random.Generator, path: Path) -> dict:
     models, contrast = sample_atom_models(rng, species)
     clean = render_clean(spec.xy, spec.numbers, models, spec.pixel_size, spec.shape)
     image, tone = tone_map(clean, rng)
-    write_image(path, image)
+    write_image(path, image, scale=spec.pixel_size / 10, unit="nm")  # A -> nm
     return {"path": str(path), "contrast": contrast, "tone_map": tone}

@@ -45,6 +45,24 @@ def test_formats_and_size_pair(tmp_path, suffix):
     assert read_image(out).shape == (40, 64)
 
 
+def test_tiff_carries_the_pixel_size_for_imagej_and_hyperspy(tmp_path):
+    """The pixel size (0.2 A = 0.02 nm) is in the resolution tags with an ImageJ unit (Fiji)
+    and the DM scale tags rosettasciio (HyperSpy) reads, and read_input gets it back."""
+    import tifffile
+
+    from emsim.io import read_input
+
+    out = tmp_path / "img.tif"
+    assert run("render", "--size", "32", "--pixel-size", "0.2", "--out", str(out)).exit_code == 0
+    with tifffile.TiffFile(out) as tf:
+        assert tf.is_imagej and tf.imagej_metadata["unit"] == "nm"
+        assert tf.pages[0].get_resolution() == pytest.approx((50.0, 50.0))  # pixels per nm
+    assert read_input(out)[1]["scale"] == pytest.approx(0.02) and read_input(out)[1]["unit"] == "nm"
+    tiff = pytest.importorskip("rsciio.tiff")
+    axes = tiff.file_reader(str(out))[0]["axes"]
+    assert [(a["scale"], a["units"]) for a in axes] == [(pytest.approx(0.02), "nm")] * 2
+
+
 def test_random_contrast_is_seeded(tmp_path):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     for p in (a, b):

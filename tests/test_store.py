@@ -160,3 +160,19 @@ def test_resume_after_real_kill(tmp_path):
     generate(ref, 40, FakeConfig(sleep=0.05), seed=2, workers=2, shard_size=4, progress=False, sampler=FAKE)
     assert _files(out) == _files(ref)
     assert store.verify(str(out)) == {}
+
+
+def test_older_format_is_readable_and_named_but_not_resumed(tmp_path):
+    out = tmp_path / "old.zarr"
+    generate(out, 4, FakeConfig(), seed=1, workers=1, shard_size=2, progress=False, sampler=FAKE)
+    g = store.open_group(str(out), "r+")
+    g.attrs["emsim"] = {**g.attrs["emsim"], "format": 1, "emsim_version": "0.1.0"}
+    d = store.describe(str(out))
+    assert d["complete"] == 4 and "emsim 0.1.0" in d["old_format"] and "--overwrite" in d["old_format"]
+    with pytest.raises(EmsimError, match="store format 1.*--overwrite"):
+        generate(out, 4, FakeConfig(), seed=1, workers=1, shard_size=2, progress=False, sampler=FAKE)
+    generate(out, 4, FakeConfig(), seed=1, workers=1, shard_size=2, progress=False, sampler=FAKE, overwrite=True)
+    assert store.read_attrs(str(out))["format"] == store.FORMAT_VERSION
+    g.attrs["emsim"] = {**store.read_attrs(str(out)), "format": store.FORMAT_VERSION + 1}
+    with pytest.raises(EmsimError, match="newer"):
+        store.describe(str(out))

@@ -108,8 +108,10 @@ def prepare(path: str, n: int, config, seed: int, shard_size: int, dtype: str, o
     shape_x, shape_y = make.output_shapes(config)
     spec = store.StoreSpec(n, shape_x, shape_y, min(shard_size, n), dtype, int(seed), config_hash(config))
     if store.exists(path) and not overwrite:
-        old = store.spec_of(store.read_attrs(path))
-        diff = store.mismatch(old, spec)
+        attrs = store.read_attrs(path)
+        if store.old_format(attrs):
+            raise EmsimError(f"{path} was {store.old_format(attrs)}")
+        diff = store.mismatch(store.spec_of(attrs), spec)
         if diff:
             raise EmsimError(f"{path} holds a different dataset ({diff}); use --overwrite to replace it")
         return spec, store.manifest(store.open_group(path, "r"))

@@ -30,7 +30,9 @@ import numpy as np
 
 from ..errors import EmsimError
 
-FORMAT_VERSION = 1
+# 2: distortion records hold a seed per sample and per-effect parameters with the seeds of
+#    their random fields (replayable); stores of format 1 are readable, not resumable.
+FORMAT_VERSION = 2
 SCALARS = ("pixel_size", "dose", "modality", "resolution", "records")
 
 
@@ -104,9 +106,18 @@ def _spec_attrs(spec: StoreSpec) -> dict:
 def read_attrs(path: str) -> dict:
     g = open_group(path, "r")
     attrs = dict(g.attrs).get("emsim")
-    if not isinstance(attrs, dict) or attrs.get("format") != FORMAT_VERSION:
-        raise EmsimError(f"{path} is not an emsim store (format {FORMAT_VERSION})")
+    if not isinstance(attrs, dict) or not isinstance(attrs.get("format"), int):
+        raise EmsimError(f"{path} is not an emsim store")
+    if attrs["format"] > FORMAT_VERSION:
+        raise EmsimError(f"{path} has store format {attrs['format']}, newer than this emsim reads ({FORMAT_VERSION}): upgrade emsim")
     return attrs
+
+
+def old_format(attrs: dict) -> str | None:
+    """Why a readable store cannot be resumed by this emsim, or None."""
+    if attrs["format"] == FORMAT_VERSION:
+        return None
+    return f"made by emsim {attrs.get('emsim_version', '?')} (store format {attrs['format']}; this emsim writes format {FORMAT_VERSION}): resume needs --overwrite"
 
 
 def spec_of(attrs: dict) -> StoreSpec:
@@ -222,6 +233,8 @@ def describe(path: str, verify_checksums: bool = False, sample: int = 256) -> di
         "config_hash": spec.config_hash,
         "created": attrs.get("created"),
         "emsim_version": attrs.get("emsim_version"),
+        "format": attrs["format"],
+        "old_format": old_format(attrs),
         "config": attrs.get("config"),
     }
     if idx.size:

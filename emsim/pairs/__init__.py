@@ -9,7 +9,8 @@ The only package that imports specimen, imaging, scenes and distort together. Ma
 everything above it; nothing of ``emsim.dataset``.
 """
 
+from .clean import CleanImage, clean_image
 from .config import MODALITIES, RESOLUTIONS, PairConfig, SRConfig, resolve_config
 from .make import SAMPLER, Pair, make_pair, replay
 
-__all__ = ["MODALITIES", "RESOLUTIONS", "SAMPLER", "Pair", "PairConfig", "SRConfig", "make_pair", "replay", "resolve_config"]
+__all__ = ["MODALITIES", "RESOLUTIONS", "SAMPLER", "CleanImage", "Pair", "clean_image", "PairConfig", "SRConfig", "make_pair", "replay", "resolve_config"]

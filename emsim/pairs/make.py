@@ -38,7 +38,7 @@ def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
 
 def replay(clean, record: dict, resample=None) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of the distortions of a pair's ``record`` applied to ``clean``: a
-    ``CleanImage`` (``emsim.pairs.clean.clean_image(seed, index, config)`` regenerates a
+    ``CleanImage`` (``emsim.pairs.clean_image(seed, index, config)`` regenerates a
     pair's own) or a 2D array. Exact scan jitter needs the resampler of the field: the
     ``CleanImage``'s, or ``resample``."""
     if record.get("task") == "sr":

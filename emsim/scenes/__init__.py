@@ -1,4 +1,4 @@
-"""Low-resolution scenes: particles, grains, bands, boxes and cracks (Lobato et al. 2023,
+"""Clean low-resolution scenes: particles, grains, bands, boxes and cracks (Lobato et al. 2023,
 "The process of generating low-resolution images").
 
 A scene is a linear superposition of a random non-empty subset of six object types, each
@@ -21,6 +21,9 @@ Everything is in pixel units and sizes scale with the field (min(H, W)).
 ``render_scene`` (deterministic, no randomness), so the record reproduces the image
 exactly. The result is the clean image before tone mapping (eq. 23-26), which the
 pipeline applies as for high-resolution images.
+
+Stage 2 for low-resolution images. May import: ``emsim.config``, ``emsim.errors``,
+``emsim.specimen`` (point positions), ``emsim.imaging``; not ``emsim.distort``.
 """
 
 from __future__ import annotations
