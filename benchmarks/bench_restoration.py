@@ -11,7 +11,8 @@ import time
 import torch
 
 from restoration.losses import pixel_loss
-from restoration.models import CGRDN, n_parameters
+from restoration.archs import n_parameters
+from restoration.archs.cgrdn import CGRDN
 
 
 def timed(fn, reps: int, sync) -> float:

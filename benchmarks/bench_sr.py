@@ -49,9 +49,10 @@ def main():
     from emsim.pairs.lronly import LROnlyPairs, MixingConfig, MixingSet, cubic_upsample
     from restoration.baselines.lbnlm import LBNLMConfig, build_library, lbnlm_upscale
     from restoration.metrics import psnr
-    from restoration.models import n_parameters
+    from restoration.archs import n_parameters
     from restoration.baselines.registration import Transform, register, warp
-    from restoration.sr_models import CGRDNSR, SwinIR
+    from restoration.archs.cgrdn_sr import CGRDNSR
+    from restoration.archs.swinir import SwinIR
 
     if args.threads:
         torch.set_num_threads(args.threads)

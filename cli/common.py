@@ -46,6 +46,29 @@ class SizeType(click.ParamType):
 
 
 SIZE = SizeType()
+
+
+class NetworkChoice(click.ParamType):
+    """A network name of the registry (``restoration.archs``) for one task, read when a
+    value is checked or help is shown, so the CLI imports no torch before it needs it."""
+
+    name = "network"
+
+    def __init__(self, task: str):
+        self.task = task
+
+    def _names(self) -> tuple[str, ...]:
+        from restoration.archs import names
+
+        return names(self.task)
+
+    def get_metavar(self, param, ctx=None):
+        return "[" + "|".join(self._names()) + "]"
+
+    def convert(self, value, param, ctx):
+        if value in self._names():
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(self._names())}", param, ctx)
 SEED = click.IntRange(0, 2**63 - 1)  # numpy SeedSequence entropy: non-negative
 
 

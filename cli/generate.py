@@ -7,7 +7,7 @@ import click
 from emsim.dataset.generate import generate as run_generate
 from emsim.pairs import MODALITIES, resolve_config
 
-from cli.common import SEED, SIZE
+from .common import SEED, SIZE
 
 
 def _human(n: float) -> str:

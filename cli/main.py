@@ -6,14 +6,14 @@ import click
 
 from emsim._version import __version__
 
-from cli.common import EmsimGroup
-from cli.generate import generate
-from cli.info import info
-from cli.preview import preview
-from cli.render import render
-from cli.restore import evaluate, restore, sr
-from cli.specimen import specimen
-from cli.train import train
+from .common import EmsimGroup
+from .generate import generate
+from .info import info
+from .preview import preview
+from .render import render
+from .restore import evaluate, restore, sr
+from .specimen import specimen
+from .train import train
 
 
 @click.group(cls=EmsimGroup, context_settings={"help_option_names": ["-h", "--help"]})

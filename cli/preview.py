@@ -8,7 +8,7 @@ from emsim.io import check_writable, write_image
 from emsim.pairs import MODALITIES, resolve_config
 from emsim.dataset.preview import preview_config, preview_store
 
-from cli.common import SEED, SIZE
+from .common import SEED, SIZE
 
 
 @click.command("preview")

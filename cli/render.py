@@ -10,7 +10,7 @@ import click
 from emsim.io import check_writable, write_image
 from emsim.imaging.known import default_structure, render_file
 
-from cli.common import SEED, SIZE
+from .common import SEED, SIZE
 
 
 @click.command("render")

@@ -22,7 +22,7 @@ def _device(device):
 
 @click.command("restore")
 @click.argument("input_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", "ckpt", required=True, type=click.Path(dir_okay=False), help="Checkpoint (last.pt / best.pt of a run).")
+@click.option("--model", "ckpt", required=True, type=click.Path(dir_okay=False), help="Checkpoint: last.pt / best.pt of a run, or best.safetensors (with best.json beside it).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file (.tif/.npy; same format as the input where possible).")
 @click.option("--tile", type=int, default=512, show_default=True)
 @click.option("--overlap", type=int, default=64, show_default=True)
@@ -34,11 +34,12 @@ def restore(input_path, ckpt, out, tile, overlap, device, amp):
 
 
 def _apply(input_path, ckpt, out, tile, overlap, device, amp, sr: bool):
+    from emsim.io import read_input, write_output
     from restoration.checkpoint import load_generator
-    from restoration.infer import read_input, restore_array, write_output
+    from restoration.infer import restore_array
 
     if out.suffix.lower() not in (".npy", ".tif", ".tiff"):
-        raise EmsimError(f"{out}: output must be .tif, .tiff or .npy")
+        raise EmsimError(f"{out}: output must be .tif, .tiff or .npy")  # before the model is loaded
     if not out.parent.exists():
         raise EmsimError(f"{out}: folder {out.parent} does not exist")
     image, meta = read_input(input_path)
@@ -77,7 +78,7 @@ def evaluate(ckpt, data, n, baselines, csv_path, device, task):
         baselines = "bicubic,lbnlm" if task == "sr" else "bm3d,gaussian,raw"
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
     if task == "sr":
-        from restoration.sr_evaluate import evaluate_sr_store
+        from restoration.evaluate import evaluate_sr_store
 
         rows, table = evaluate_sr_store(data, ckpt, n, names, _device(device))
     else:

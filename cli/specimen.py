@@ -13,7 +13,7 @@ from emsim.errors import EmsimError
 from emsim.io import check_writable, write_image
 from emsim.specimen import SpecimenConfig, generate_specimen
 
-from cli.common import SEED, SIZE
+from .common import SEED, SIZE
 
 STRUCTURE_SUFFIXES = (".extxyz", ".xyz")
 

@@ -7,7 +7,7 @@ import click
 from emsim.errors import EmsimError
 from emsim.pairs import MODALITIES, resolve_config
 
-from cli.common import SEED
+from .common import SEED, NetworkChoice
 
 
 @click.group("train")
@@ -50,6 +50,15 @@ def _rank0() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def _logging(quiet: bool) -> None:
+    """Training log lines on stdout (rank 0; ``restoration.train`` logs nothing elsewhere)."""
+    import logging
+    import sys
+
+    if not quiet:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+
+
 def _data_source(data, on_the_fly, modality, resolution, sim_config, **sim_overrides):
     if bool(data) == bool(on_the_fly):
         raise EmsimError("give exactly one of --data PATH or --on-the-fly")
@@ -59,7 +68,7 @@ def _data_source(data, on_the_fly, modality, resolution, sim_config, **sim_overr
 
 
 @train.command("restore")
-@click.option("--model", type=click.Choice(["cgrdn", "grdn"]), default=None, help="Generator architecture (default cgrdn).")
+@click.option("--model", type=NetworkChoice("restore"), default=None, help="Generator network (default cgrdn).")
 @_common_options
 def restore(model, data, on_the_fly, modality, resolution, sim_config, run_dir, config_file, steps, batch, patch, lr, gan_after, workers, val_size, val_every, ckpt_every, seed, device, amp, compile_, quiet):
     """Train CGRDN/GRDN with the paper's losses (pixel losses, then the relativistic GAN)."""
@@ -67,13 +76,14 @@ def restore(model, data, on_the_fly, modality, resolution, sim_config, run_dir, 
 
     data, pair_config = _data_source(data, on_the_fly, modality, resolution, sim_config)
     cfg = config_from(config_file, model=model, steps=steps, batch=batch, patch=patch, lr=lr, gan_after=gan_after, workers=workers, val_size=val_size, val_every=val_every, ckpt_every=ckpt_every, seed=seed, amp=amp, compile=compile_)
+    _logging(quiet)
     metrics = run_train(run_dir, cfg, data=data, pair_config=pair_config, device=device, quiet=quiet)
     if metrics and _rank0():
         click.echo(f"validation: PSNR {metrics['val_psnr']:.2f} dB (raw {metrics['raw_psnr']:.2f} dB), SSIM {metrics['val_ssim']:.4f} (raw {metrics['raw_ssim']:.4f})")
 
 
 @train.command("sr")
-@click.option("--model", type=click.Choice(["swinir", "cgrdn_sr"]), default="swinir", show_default=True, help="SwinIR-lightweight or CGRDN with a pixel-shuffle tail.")
+@click.option("--model", type=NetworkChoice("sr"), default="swinir", show_default=True, help="SR network (swinir: SwinIR-lightweight; cgrdn_sr: CGRDN with a pixel-shuffle tail).")
 @click.option("--scale", type=click.IntRange(2, 16), default=4, show_default=True)
 @click.option("--lr-only-folder", type=click.Path(file_okay=False), default=None, help="Real LR images (.tif/.npy): train with an LR-only pipeline instead of simulated pairs.")
 @click.option("--lr-only-pipeline", type=click.Choice(["multiscale", "pixmix", "coverage"]), default="multiscale", show_default=True)
@@ -97,6 +107,7 @@ def sr(model, scale, lr_only_folder, lr_only_pipeline, mixing_dir, data, on_the_
         lr_only = LROnlyPairs(lr_only_folder, pipeline, hr_size=cfg.patch, seed=cfg.seed, mixing=mixing_dir)
     else:
         data, pair_config = _data_source(data, on_the_fly, modality, resolution, sim_config, task="sr", sr={"scale": scale})
+    _logging(quiet)
     metrics = run_train(run_dir, cfg, data=data, pair_config=pair_config, lr_only=lr_only, device=device, quiet=quiet)
     if metrics and _rank0():
         click.echo(f"validation: PSNR {metrics['val_psnr']:.2f} dB (bicubic {metrics['raw_psnr']:.2f} dB), SSIM {metrics['val_ssim']:.4f} (bicubic {metrics['raw_ssim']:.4f})")

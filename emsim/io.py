@@ -1,7 +1,7 @@
 """Every image reader and writer of emsim and restoration.
 
 Formats: .npy, .tif/.tiff (float32, tifffile), .png (8-bit, for viewing) and, read-only, the
-microscope formats .dm3/.dm4/.emd/.ser through rosettasciio (the ``microscopy`` extra).
+microscope formats .dm3/.dm4/.emd/.ser/.hspy/.hdf5 through rosettasciio (the ``microscopy`` extra).
 
 Calibration. ``read_input`` returns the image and its calibration (pixel ``scale`` and
 ``unit`` where the file has them); ``write_image(..., scale=, unit=)`` writes a TIFF's pixel
@@ -22,7 +22,7 @@ import numpy as np
 from .errors import EmsimError
 
 IMAGE_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
-MICROSCOPE_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser")
+MICROSCOPE_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser", ".hspy", ".hdf5")
 READ_SUFFIXES = IMAGE_SUFFIXES + MICROSCOPE_SUFFIXES
 _MICRO = ("µm", "μm", "micron", "um")
 
@@ -124,16 +124,24 @@ def _read_rsciio(p: Path) -> tuple[np.ndarray, dict]:
     except ImportError:
         raise EmsimError(f"reading {p.suffix} files needs rosettasciio (pip install 'emsim[microscopy]')") from None
     ext = p.suffix.lower().lstrip(".")
-    for plugin in rsciio.IO_PLUGINS:
-        if ext in [e.lower() for e in plugin["file_extensions"]]:
+    errors = []
+    for plugin in rsciio.IO_PLUGINS:  # several plugins claim .hdf5: the first that reads it
+        if ext not in [e.lower() for e in plugin["file_extensions"]]:
+            continue
+        try:
             data = importlib.import_module(plugin["api"]).file_reader(str(p))[0]
-            img = np.squeeze(np.asarray(data["data"], dtype=np.float32))
-            axes = [a for a in data.get("axes", []) if isinstance(a, dict)]
-            meta: dict = {"suffix": p.suffix.lower(), "axes": axes}
-            signal = [a for a in axes if not a.get("navigate")][-2:]
-            if len(signal) == 2 and signal[-1].get("scale"):
-                meta["scale"], meta["unit"] = float(signal[-1]["scale"]), signal[-1].get("units") or None
-            return img, meta
+        except Exception as e:
+            errors.append(f"{plugin['name']}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            continue
+        img = np.squeeze(np.asarray(data["data"], dtype=np.float32))
+        axes = [a for a in data.get("axes", []) if isinstance(a, dict)]
+        meta: dict = {"suffix": p.suffix.lower(), "axes": axes}
+        signal = [a for a in axes if not a.get("navigate")][-2:]
+        if len(signal) == 2 and signal[-1].get("scale"):
+            meta["scale"], meta["unit"] = float(signal[-1]["scale"]), signal[-1].get("units") or None
+        return img, meta
+    if errors:
+        raise EmsimError(f"cannot read {p}: " + "; ".join(errors))
     raise EmsimError(f"no rosettasciio reader for {p.suffix}")
 
 

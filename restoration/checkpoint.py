@@ -1,8 +1,10 @@
-"""Checkpoints that load with ``torch.load(weights_only=True)``: tensors and plain
-containers only (configs are stored as dicts of numbers and strings)."""
+"""Checkpoints: ``.pt`` files that load with ``torch.load(weights_only=True)`` (tensors and
+plain containers only), and pickle-free weights: ``NAME.safetensors`` with the network's
+config in ``NAME.json`` beside it."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,16 +12,32 @@ import torch
 
 from emsim.errors import EmsimError
 
+from .archs import build, upscale
 
-def save(path: str | Path, payload: dict) -> None:
-    """Atomic write (temp file + rename): an interrupted save never corrupts the last one."""
-    path = Path(path)
+
+def _atomic(path: Path, write) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
+    write(tmp)
     os.replace(tmp, path)
 
 
+def save(path: str | Path, payload: dict) -> None:
+    """Atomic write (temp file + rename): an interrupted save never corrupts the last one."""
+    _atomic(Path(path), lambda p: torch.save(payload, p))
+
+
+def save_weights(path: str | Path, model) -> None:
+    """The generator's weights as safetensors at ``path`` and its config as JSON beside it."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    _atomic(path, lambda p: save_file(state, str(p)))
+    _atomic(path.with_suffix(".json"), lambda p: p.write_text(json.dumps({"model_config": model.config}, indent=1)))
+
+
 def load(path: str | Path, map_location="cpu") -> dict:
+    """A ``.pt`` checkpoint's payload."""
     p = Path(path)
     if not p.is_file():
         raise EmsimError(f"checkpoint not found: {p}")
@@ -30,12 +48,26 @@ def load(path: str | Path, map_location="cpu") -> dict:
         raise EmsimError(f"cannot load checkpoint {p} (not a checkpoint saved by emsim?): {msg}") from None
 
 
-def load_generator(path: str | Path, device="cpu", sr: bool | None = None):
-    """The generator of a training checkpoint (or a bare {model, model_config} file), in
-    eval mode on ``device``; ``sr`` True/False: it must be a super-resolution/restoration model."""
-    from .models import build, upscale
+def _load_safetensors(p: Path) -> dict:
+    from safetensors.torch import load_file
 
-    ckpt = load(path)
+    meta = p.with_suffix(".json")
+    if not p.is_file():
+        raise EmsimError(f"checkpoint not found: {p}")
+    if not meta.is_file():
+        raise EmsimError(f"{p} needs its network config {meta.name} beside it")
+    try:
+        return {"model": load_file(str(p)), "model_config": json.loads(meta.read_text())["model_config"]}
+    except Exception as e:
+        raise EmsimError(f"cannot load {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def load_generator(path: str | Path, device="cpu", sr: bool | None = None):
+    """The generator of a training checkpoint (.pt), a bare {model, model_config} file or
+    a ``.safetensors`` file with its ``.json``, in eval mode on ``device``; ``sr``
+    True/False: it must be a super-resolution/restoration model."""
+    p = Path(path)
+    ckpt = _load_safetensors(p) if p.suffix == ".safetensors" else load(p)
     if "model" not in ckpt or "model_config" not in ckpt:
         raise EmsimError(f"{path} is not an emsim restoration checkpoint")
     model = build(ckpt["model_config"])

@@ -1,4 +1,5 @@
-"""Inference on images of any size: tiles blended with a smooth window, and file I/O.
+"""Inference on images of any size: tiles blended with a smooth window (file I/O:
+``emsim.io.read_input`` / ``write_output``).
 
 Tiles of ``tile`` pixels overlap by ``overlap``. On the sides that have a neighbour, a
 tile's weight is 0 over the outer quarter of the overlap (where the network sees the tile
@@ -11,17 +12,14 @@ windows): the image is reflect-padded to a multiple of 8 and tiles start at such
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from emsim.errors import EmsimError
-from emsim.io import check_image, read_image
 
-from .models import upscale
+from .archs import upscale
 
-RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser")
 ALIGN = 8
 
 
@@ -78,72 +76,3 @@ def restore_array(model, image: np.ndarray, tile: int = 512, overlap: int = 64, 
             out[r * s : (r + h) * s, c * s : (c + w) * s] += wgt * y
             weight[r * s : (r + h) * s, c * s : (c + w) * s] += wgt
     return (out / weight)[: H0 * s, : W0 * s].astype(np.float32)
-
-
-def read_input(path: str | Path) -> tuple[np.ndarray, dict]:
-    """Read .npy/.tif/.tiff (and .dm3/.dm4/.emd/.ser when rosettasciio is installed);
-    returns (image, metadata needed to write the result back in the same format/scale)."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in RSCIIO_SUFFIXES:
-        try:
-            import rsciio  # noqa: F401
-        except ImportError:
-            raise EmsimError(f"reading {suffix} files needs rosettasciio (pip install rosettasciio)") from None
-        return _read_rsciio(p)
-    meta: dict = {"suffix": suffix}
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        try:
-            with tifffile.TiffFile(p) as tf:
-                page = tf.pages[0]
-                meta["resolution"] = page.get_resolution() if hasattr(page, "get_resolution") else None
-                meta["resolutionunit"] = page.resolutionunit
-                meta["imagej"] = tf.imagej_metadata
-        except Exception:
-            pass
-    return read_image(p), meta
-
-
-def _read_rsciio(p: Path):
-    import rsciio
-
-    for plugin in rsciio.IO_PLUGINS:
-        if p.suffix.lower().lstrip(".") in [e.lower() for e in plugin["file_extensions"]]:
-            import importlib
-
-            module = importlib.import_module(plugin["api"])
-            data = module.file_reader(str(p))[0]
-            img = check_image(np.squeeze(np.asarray(data["data"], dtype=np.float32)), p)
-            axes = data.get("axes", [])
-            return img, {"suffix": p.suffix.lower(), "axes": axes}
-    raise EmsimError(f"no rosettasciio reader for {p.suffix}")
-
-
-def write_output(path: str | Path, image: np.ndarray, meta: dict, upscale: int = 1) -> Path:
-    """Write a restored image in the input's format (tif keeps its resolution tags;
-    read-only formats .dm3/.dm4/.ser are written as .tif with the pixel scale). ``upscale``:
-    the SR factor, by which the pixel size shrinks (resolution tags grow)."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in (".dm3", ".dm4", ".ser", ".emd"):
-        raise EmsimError(f"cannot write {suffix}; use a .tif or .npy output")
-    if suffix == ".npy":
-        np.save(p, image.astype(np.float32))
-    elif suffix in (".tif", ".tiff"):
-        import tifffile
-
-        kwargs = {}
-        if meta.get("resolution"):
-            kwargs["resolution"] = tuple(r * upscale for r in meta["resolution"][:2])  # pixels per unit
-            if meta.get("resolutionunit") is not None:
-                kwargs["resolutionunit"] = meta["resolutionunit"]
-        if meta.get("axes"):
-            scale = [a["scale"] / upscale if a.get("scale") else a.get("scale") for a in meta["axes"] if isinstance(a, dict)]
-            units = [a.get("units") for a in meta["axes"] if isinstance(a, dict)]
-            kwargs["metadata"] = {"scale": scale, "units": units}
-        tifffile.imwrite(p, image.astype(np.float32), **kwargs)
-    else:
-        raise EmsimError(f"{p}: unknown output format {p.suffix!r} (use .npy or .tif)")
-    return p

@@ -1,11 +1,18 @@
-"""Training of restoration generators (with the relativistic patch GAN after a warm-up).
+"""Training of restoration and SR generators (with the relativistic patch GAN after a warm-up).
 
 Data: an emsim zarr store (``ZarrPairs``; the last ``val_size`` complete samples are held
-out) or pairs simulated on the fly (``SimulatedPairs``; validation uses a fixed index range
-far beyond any training index). AdamW/Adam with linear warm-up and cosine decay, gradient
-clipping, bf16 autocast and channels_last on CUDA, optional torch.compile, DDP under
-torchrun (rank-strided streams / samplers). ``run_dir`` gets config.json, log.csv,
-last.pt (every ``ckpt_every`` steps, resumable) and best.pt (best validation PSNR).
+out), pairs simulated on the fly (``SimulatedPairs``; validation uses a fixed index range
+far beyond any training index) or an LR-only source. AdamW/Adam with linear warm-up and
+cosine decay, gradient clipping, bf16 autocast and channels_last on CUDA, optional
+torch.compile, DDP under torchrun (rank-strided streams and samplers; only rank 0
+validates, logs and writes, with barriers around checkpoints). ``run_dir`` gets
+config.json, log.csv, last.pt (every ``ckpt_every`` steps, resumable), best.pt and, loadable
+without pickle, best.safetensors + best.json (best validation PSNR).
+
+The step: the generator step (pixel losses, plus the adversarial loss in the GAN phase;
+the discriminator's parameters take no gradients and its unwrapped module is used, so DDP
+arms no reduction for it), then the discriminator step (one forward of the concatenated
+real and fake pairs through the DDP-wrapped discriminator).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import logging
 import math
 import os
 import time
@@ -23,33 +31,39 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from emsim.config import from_dict, to_dict
+from emsim.config import load_file, merge, to_dict
 from emsim.errors import EmsimError
 
 from . import checkpoint
+from .archs import build, n_parameters, names, task_of
+from .archs.blocks import bicubic_upsample
+from .archs.discriminator import PatchDiscriminator
 from .losses import LossWeights, adversarial_loss, discriminator_loss, pixel_loss
 from .metrics import psnr, ssim
-from .models import PatchDiscriminator, build, n_parameters
 
 VAL_BASE_INDEX = 1 << 40  # on-the-fly validation indices start here (training never gets there)
+LOG_FIELDS = ["step", "time", "lr", "samples_per_s", "loss", "l1", "l2", "mlwt", "fourier", "mean", "std", "adv", "d_loss", "val_psnr", "val_ssim", "raw_psnr", "raw_ssim", "val_l1", "raw_l1"]
+log = logging.getLogger("restoration.train")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters. Architecture defaults are the paper's CGRDN; batch 8 of 256^2
-    patches fits a 12 GB GPU in bf16. The GAN phase starts at ``gan_after`` (-1: never).
-    Super-resolution: model cgrdn_sr or swinir with ``scale`` > 1 (``patch`` is the HR
-    patch; the LR input is patch / scale); ``arch_kwargs`` go to the SR model (e.g. SwinIR's
-    embed_dim, depths)."""
+    """Hyper-parameters. ``model``: a registered network (``restoration.archs.names()``);
+    ``arch``: keyword arguments of its constructor, which owns the defaults (the paper's
+    CGRDN by default); ``width``, ``n_grdb``, ``n_rdb``, ``n_layers``, ``growth``: shortcuts
+    for the CGRDN family's arguments (None: the constructor's default). SR networks take
+    ``scale`` > 1 (``patch`` is the HR patch; the LR input is patch / scale). Batch 8 of
+    256^2 patches fits a 12 GB GPU in bf16. The GAN phase starts at ``gan_after`` (-1:
+    never)."""
 
-    model: Literal["cgrdn", "grdn", "cgrdn_sr", "swinir"] = "cgrdn"
+    model: str = "cgrdn"
     scale: int = 1
-    arch_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    width: int = 64
-    n_grdb: int = 4
-    n_rdb: int = 4
-    n_layers: int = 8
-    growth: int = 32
+    arch: dict[str, Any] = dataclasses.field(default_factory=dict)
+    width: int | None = None
+    n_grdb: int | None = None
+    n_rdb: int | None = None
+    n_layers: int | None = None
+    growth: int | None = None
     steps: int = 100_000
     batch: int = 8
     patch: int = 256
@@ -73,12 +87,17 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("steps", "batch", "patch", "ckpt_every", "val_every", "log_every", "width", "growth"):
+        for name in ("steps", "batch", "patch", "ckpt_every", "val_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise EmsimError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("width", "n_grdb", "n_rdb", "n_layers", "growth"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise EmsimError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.model not in names():
+            raise EmsimError(f"unknown model {self.model!r} (use {', '.join(names())})")
         if self.patch % 2:
             raise EmsimError(f"patch must be even, got {self.patch}")
-        sr = self.model in ("cgrdn_sr", "swinir")
+        sr = task_of(self.model) == "sr"
         if sr != (self.scale > 1):
             raise EmsimError(f"model {self.model} needs {'a scale > 1' if sr else 'scale 1'} (got scale {self.scale})")
         if self.patch % (2 * self.scale):
@@ -87,103 +106,39 @@ class TrainConfig:
             raise EmsimError(f"the 70x70 patch discriminator needs patch >= 70 (got {self.patch}); set gan_after = -1 for smaller patches")
 
     def model_config(self) -> dict:
-        if self.model == "swinir":
-            return dict(arch="swinir", scale=self.scale, **self.arch_kwargs)
-        cfg = dict(arch=self.model, width=self.width, n_grdb=self.n_grdb, n_rdb=self.n_rdb, n_layers=self.n_layers, growth=self.growth)
-        return {**cfg, "scale": self.scale, **self.arch_kwargs} if self.model == "cgrdn_sr" else cfg
+        """{"arch": model, **constructor arguments} of the generator."""
+        shortcuts = {k: getattr(self, k) for k in ("width", "n_grdb", "n_rdb", "n_layers", "growth") if getattr(self, k) is not None}
+        return {"arch": self.model, **({"scale": self.scale} if self.scale > 1 else {}), **shortcuts, **self.arch}
 
 
 # --------------------------------------------------------------------------- data
 
 
-class _StreamSampler(torch.utils.data.Sampler):
-    """Endless, resumable shuffled stream over n items for one rank: epoch e visits
-    randperm(n, seed + e)[rank::world]; yields (item, stream position)."""
-
-    def __init__(self, n: int, seed: int, rank: int, world: int, start: int = 0):
-        self.n, self.seed, self.rank, self.world, self.start = n, seed, rank, world, start
-
-    def __iter__(self):
-        per_epoch = len(range(self.rank, self.n, self.world))
-        pos = self.start
-        while True:
-            epoch, k = divmod(pos, per_epoch)
-            perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch))[self.rank :: self.world]
-            for i in perm[k:].tolist():
-                yield i, pos
-                pos += 1
-
-
-class _CroppedStore(torch.utils.data.Dataset):
-    """Pairs from a store, randomly cropped to patch x patch (crop drawn from the stream
-    position, so resumed runs see the same crops). For SR stores (x smaller than y by the
-    scale s) the HR crop starts on the LR probe grid and the LR crop is the matching
-    patch / s window."""
-
-    def __init__(self, pairs, patch: int, seed: int):
-        self.pairs, self.patch, self.seed = pairs, patch, seed
-
-    def __len__(self):
-        return len(self.pairs)
-
-    def __getitem__(self, item):
-        i, pos = item
-        x, y = self.pairs[i]
-        H, W = y.shape[-2:]
-        s = H // x.shape[-2]
-        p = self.patch
-        if H < p or W < p:
-            raise EmsimError(f"store images {H}x{W} are smaller than the patch {p}")
-        rng = np.random.default_rng([self.seed, pos])
-        r, c = s * int(rng.integers(0, (H - p) // s + 1)), s * int(rng.integers(0, (W - p) // s + 1))
-        return x[..., r // s : (r + p) // s, c // s : (c + p) // s], y[..., r : r + p, c : c + p]
-
-
-class _Indexed(torch.utils.data.Dataset):
-    """(x, y) tensors from an indexable source of (lr, hr, record) numpy triples (LR-only
-    pipelines), addressed by the stream sampler's (item, position)."""
-
-    def __init__(self, source, indices):
-        self.source, self.indices = source, np.asarray(indices)
-
-    def __len__(self):
-        return len(self.indices)
-
-    def __getitem__(self, item):
-        i = item[0] if isinstance(item, tuple) else item
-        lr, hr, _ = self.source[int(self.indices[i])]
-        return torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None], torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))[None]
-
-
 def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: int, world: int, device, lr_only=None):
     """(training iterator, validation tensors (x, y) on CPU)."""
-    from emsim.dataset.torch import SimulatedPairs, ZarrPairs
+    from emsim.dataset.torch import CroppedPairs, LROnlyDataset, SimulatedPairs, StreamSampler, ZarrPairs, tensor
 
     pin = str(device).startswith("cuda")
     kw = dict(num_workers=cfg.workers, pin_memory=pin, persistent_workers=cfg.workers > 0)
     if cfg.workers > 0:
         kw["multiprocessing_context"] = "spawn"
         kw["prefetch_factor"] = 4
-    if data is not None:
-        full = ZarrPairs(data)
-        if len(full) <= cfg.val_size:
-            raise EmsimError(f"store {data} has {len(full)} complete samples; need more than val_size={cfg.val_size}")
-        train = ZarrPairs(data, indices=full.indices[: -cfg.val_size])
-        val = ZarrPairs(data, indices=full.indices[-cfg.val_size :])
-        sampler = _StreamSampler(len(train), cfg.seed, rank, world, start)
-        loader = torch.utils.data.DataLoader(_CroppedStore(train, cfg.patch, cfg.seed), batch_size=cfg.batch, sampler=sampler, **kw)
-        val_pairs = [val[i] for i in range(len(val))]
-    elif lr_only is not None:
-        n = len(lr_only)
+    if data is not None or lr_only is not None:
+        if data is not None:
+            full = ZarrPairs(data)
+            n, what = len(full), f"store {data} has {len(full)} complete samples"
+            train_set, val = ZarrPairs(data, indices=full.indices[: -cfg.val_size]), ZarrPairs(data, indices=full.indices[-cfg.val_size :])
+        else:
+            n, what = len(lr_only), f"the LR-only source has {len(lr_only)} samples"
+            train_set, val = LROnlyDataset(lr_only, np.arange(n - cfg.val_size)), LROnlyDataset(lr_only, np.arange(n - cfg.val_size, n))
         if n <= cfg.val_size:
-            raise EmsimError(f"the LR-only source has {n} samples; need more than val_size={cfg.val_size}")
-        train = _Indexed(lr_only, np.arange(n - cfg.val_size))
-        sampler = _StreamSampler(len(train), cfg.seed, rank, world, start)
-        loader = torch.utils.data.DataLoader(train, batch_size=cfg.batch, sampler=sampler, **kw)
-        val = _Indexed(lr_only, np.arange(n - cfg.val_size, n))
+            raise EmsimError(f"{what}; need more than val_size={cfg.val_size}")
+        if data is not None:
+            train_set = CroppedPairs(train_set, cfg.patch, cfg.seed)
+        sampler = StreamSampler(len(train_set), cfg.seed, rank, world, start)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch, sampler=sampler, **kw)
         val_pairs = [val[i] for i in range(len(val))]
     else:
-        from emsim.config import merge
         from emsim.pairs import PairConfig, make_pair
 
         pc = merge(PairConfig, pair_config, {"shape": [cfg.patch, cfg.patch]})
@@ -192,16 +147,11 @@ def _loaders(cfg: TrainConfig, data: str | None, pair_config, start: int, rank: 
         stream = SimulatedPairs(cfg.seed, pc, batch_size=cfg.batch, rank=rank, world_size=world)
         stream.load_state_dict({**stream.state_dict(), "position": start})
         loader = torch.utils.data.DataLoader(stream, batch_size=cfg.batch, **kw)
-        val_pairs = []
-        for k in range(cfg.val_size):
-            p = make_pair(cfg.seed, VAL_BASE_INDEX + k, pc)
-            val_pairs.append((torch.from_numpy(p.x)[None], torch.from_numpy(p.y)[None]))
-    vx = torch.stack([x for x, _ in val_pairs])
-    vy = torch.stack([y for _, y in val_pairs])
-    return iter(loader), (vx, vy)
+        val_pairs = [(tensor(p.x), tensor(p.y)) for p in (make_pair(cfg.seed, VAL_BASE_INDEX + k, pc) for k in range(cfg.val_size))]
+    return iter(loader), (torch.stack([x for x, *_ in val_pairs]), torch.stack([y for _, y, *_ in val_pairs]))
 
 
-# --------------------------------------------------------------------------- loop
+# --------------------------------------------------------------------------- pieces
 
 
 def _schedule(cfg: TrainConfig):
@@ -220,9 +170,15 @@ def _optimizer(cfg: TrainConfig, params, lr: float):
     return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
 
 
+def _autocast(device, amp: bool):
+    if amp and str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
 @torch.no_grad()
 def validate(model, vx: torch.Tensor, vy: torch.Tensor, device, amp: bool) -> dict:
-    """Mean PSNR/SSIM of the model output and of the raw input against the targets."""
+    """Mean PSNR/SSIM of the model output and of the raw input (SR: bicubic) against the targets."""
     model.eval()
     outs = []
     for k in range(0, len(vx), 8):
@@ -231,8 +187,6 @@ def validate(model, vx: torch.Tensor, vy: torch.Tensor, device, amp: bool) -> di
     model.train()
     out = torch.cat(outs)
     if vx.shape[-1] != vy.shape[-1]:  # SR: the raw baseline is the bicubic upsampled input
-        from .sr_models import bicubic_upsample
-
         vx = bicubic_upsample(vx, vy.shape[-1] // vx.shape[-1])
     m = {"val_psnr": [], "val_ssim": [], "raw_psnr": [], "raw_ssim": []}
     for x, y, o in zip(vx[:, 0].numpy(), vy[:, 0].numpy(), out[:, 0].numpy()):
@@ -243,138 +197,204 @@ def validate(model, vx: torch.Tensor, vy: torch.Tensor, device, amp: bool) -> di
     return {k: float(np.mean(v)) for k, v in m.items()} | {"val_l1": float(F.l1_loss(out, vy)), "raw_l1": float(F.l1_loss(vx, vy))}
 
 
-def _upsample(x, s: int):
-    from .sr_models import bicubic_upsample
-
-    return bicubic_upsample(x, s)
-
-
-def _autocast(device, amp: bool):
-    if amp and str(device).startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
 def _dist_env() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
-def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | None = None, pair_config=None, lr_only=None, device: str | None = None, quiet: bool = False) -> dict:
-    """Train (or resume, if run_dir holds last.pt) and return the last validation metrics.
-    Data: a store (``data``), simulation (``pair_config``) or an indexable source of
-    (lr, hr, record) from the LR-only pipelines (``lr_only``, e.g. emsim.lronly.LROnlyPairs)."""
-    rank, local_rank, world = _dist_env()
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if device is None:
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise EmsimError("--device cuda requested but no CUDA device is available")
-    run = Path(run_dir)
-    torch.manual_seed(cfg.seed + rank)
-    if pair_config is None and data is None and lr_only is None:
-        from emsim.pairs import PairConfig
+def _barrier() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
 
-        pair_config = PairConfig()
 
-    G = build(cfg.model_config()).to(device)
-    D = PatchDiscriminator().to(device)
-    if cfg.channels_last and str(device).startswith("cuda"):
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    opt_g, opt_d = _optimizer(cfg, G.parameters(), cfg.lr), _optimizer(cfg, D.parameters(), cfg.lr_d)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt_g, _schedule(cfg))
-    step, best = 0, -math.inf
-    last = run / "last.pt"
-    if last.exists():
-        ck = checkpoint.load(last, map_location=device)
-        if ck["model_config"] != cfg.model_config():
-            raise EmsimError(f"{last} holds a {ck['model_config']} model; the run asks for {cfg.model_config()}")
-        G.load_state_dict(ck["model"])
-        D.load_state_dict(ck["disc"])
-        opt_g.load_state_dict(ck["opt_g"])
-        opt_d.load_state_dict(ck["opt_d"])
-        sched.load_state_dict(ck["sched"])
-        step, best = int(ck["step"]), float(ck["best"])
-    # the data are opened before the run directory is made: bad input leaves nothing behind
-    batches, (vx, vy) = _loaders(cfg, data, pair_config, step * cfg.batch, rank, world, device, lr_only)
-    run.mkdir(parents=True, exist_ok=True)
-    if rank == 0:
-        meta = {"train": to_dict(cfg), "data": data, "lr_only": None if lr_only is None else repr(lr_only), "pair_config": to_dict(pair_config) if pair_config is not None else None, "parameters": n_parameters(G)}
-        (run / "config.json").write_text(json.dumps(meta, indent=1))
-    Gt, Dt = G, D
-    if world > 1:
-        ids = [local_rank] if str(device).startswith("cuda") else None
-        Gt = torch.nn.parallel.DistributedDataParallel(G, device_ids=ids)
-        Dt = torch.nn.parallel.DistributedDataParallel(D, device_ids=ids)
-    if cfg.compile:
-        Gt, Dt = torch.compile(Gt), torch.compile(Dt)
+class Trainer:
+    """One training run: ``setup`` (networks, optimisers, resume, data, run directory), then
+    ``run`` repeats ``generator_step``, ``discriminator_step``, ``validate_and_save``."""
 
-    log_path = run / "log.csv"
-    fields = ["step", "time", "lr", "samples_per_s", "loss", "l1", "l2", "mlwt", "fourier", "mean", "std", "adv", "d_loss", "val_psnr", "val_ssim", "raw_psnr", "raw_ssim", "val_l1", "raw_l1"]
-    new_log = not log_path.exists()
-    logf = open(log_path, "a", newline="") if rank == 0 else None
-    writer = csv.DictWriter(logf, fieldnames=fields, extrasaction="ignore") if logf else None
-    if writer and new_log:
-        writer.writeheader()
-    metrics: dict = {}
-    t0, seen = time.perf_counter(), 0
-    try:
-        while step < cfg.steps:
-            x, y = next(batches)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if cfg.channels_last and str(device).startswith("cuda"):
-                x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
-            gan = 0 <= cfg.gan_after <= step
-            x_c = x if cfg.scale == 1 else _upsample(x, cfg.scale)  # the discriminator's condition
-            with _autocast(device, cfg.amp):
-                y_g = Gt(x)
+    def __init__(self, run_dir, cfg: TrainConfig, *, data=None, pair_config=None, lr_only=None, device=None, quiet: bool = False):
+        self.cfg, self.run = cfg, Path(run_dir)
+        self.rank, self.local_rank, self.world = _dist_env()
+        self.owns_group = self.world > 1 and not torch.distributed.is_initialized()
+        if self.owns_group:
+            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if device is None:
+            device = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise EmsimError("--device cuda requested but no CUDA device is available")
+        self.device, self.quiet = device, quiet or self.rank != 0
+        self.cuda = str(device).startswith("cuda")
+        if pair_config is None and data is None and lr_only is None:
+            from emsim.pairs import PairConfig
+
+            pair_config = PairConfig()
+        self.setup(data, pair_config, lr_only)
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self, data, pair_config, lr_only) -> None:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed + self.rank)
+        self.G = build(cfg.model_config()).to(self.device)
+        self.D = PatchDiscriminator().to(self.device)
+        if cfg.channels_last and self.cuda:
+            self.G, self.D = self.G.to(memory_format=torch.channels_last), self.D.to(memory_format=torch.channels_last)
+        self.opt_g, self.opt_d = _optimizer(cfg, self.G.parameters(), cfg.lr), _optimizer(cfg, self.D.parameters(), cfg.lr_d)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt_g, _schedule(cfg))
+        self.step, self.best = 0, -math.inf
+        last = self.run / "last.pt"
+        if last.exists():
+            ck = checkpoint.load(last, map_location=self.device)
+            if ck["model_config"] != self.G.config:
+                raise EmsimError(f"{last} holds a {ck['model_config']} model; the run asks for {self.G.config}")
+            self.G.load_state_dict(ck["model"])
+            self.D.load_state_dict(ck["disc"])
+            self.opt_g.load_state_dict(ck["opt_g"])
+            self.opt_d.load_state_dict(ck["opt_d"])
+            self.sched.load_state_dict(ck["sched"])
+            self.step, self.best = int(ck["step"]), float(ck["best"])
+        # the data are opened before the run directory is made: bad input leaves nothing behind
+        self.batches, (self.vx, self.vy) = _loaders(cfg, data, pair_config, self.step * cfg.batch, self.rank, self.world, self.device, lr_only)
+        self.run.mkdir(parents=True, exist_ok=True)
+        if self.rank == 0:
+            meta = {"train": to_dict(cfg), "model_config": self.G.config, "data": data, "lr_only": None if lr_only is None else repr(lr_only), "pair_config": to_dict(pair_config) if pair_config is not None else None, "parameters": n_parameters(self.G)}
+            (self.run / "config.json").write_text(json.dumps(meta, indent=1))
+        self.Gt, self.Dt = self.G, self.D
+        if self.world > 1:
+            ids = [self.local_rank] if self.cuda else None
+            self.Gt = torch.nn.parallel.DistributedDataParallel(self.G, device_ids=ids)
+            self.Dt = torch.nn.parallel.DistributedDataParallel(self.D, device_ids=ids)
+        if cfg.compile:
+            self.Gt, self.Dt = torch.compile(self.Gt), torch.compile(self.Dt)
+
+    # ------------------------------------------------------------------ steps
+
+    def generator_step(self, x, y, x_c, gan: bool) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Pixel losses (+ adversarial in the GAN phase) and the generator's update; returns
+        (loss, generated batch, loss terms). The discriminator takes no gradients here."""
+        cfg = self.cfg
+        self.D.requires_grad_(False)
+        try:
+            with _autocast(self.device, cfg.amp):
+                y_g = self.Gt(x)
                 loss, terms = pixel_loss(y.float(), y_g.float(), cfg.loss)
                 if gan:
-                    adv = adversarial_loss(Dt(x_c, y).float(), Dt(x_c, y_g).float())
+                    with torch.no_grad():
+                        c_real = self.D(x_c, y).float()
+                    adv = adversarial_loss(c_real, self.D(x_c, y_g).float())
                     loss = loss + cfg.loss.adv * adv
                     terms["adv"] = float(adv.detach())
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.grad_clip)
-            opt_g.step()
-            sched.step()
-            if gan:
-                with _autocast(device, cfg.amp):
-                    d_loss = discriminator_loss(Dt(x_c, y).float(), Dt(x_c, y_g.detach()).float())
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-                terms["d_loss"] = float(d_loss.detach())
-            step += 1
-            seen += x.shape[0] * world
-            row = None
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                row = {"step": step, "time": round(time.perf_counter() - t0, 2), "lr": sched.get_last_lr()[0], "samples_per_s": seen / (time.perf_counter() - t0), "loss": float(loss.detach()), **terms}
-            if step % cfg.val_every == 0 or step == cfg.steps:
-                metrics = validate(G, vx, vy, device, cfg.amp)
-                row = {**(row or {"step": step, "time": round(time.perf_counter() - t0, 2)}), **metrics}
-                if rank == 0 and metrics["val_psnr"] > best:
-                    best = metrics["val_psnr"]
-                    checkpoint.save(run / "best.pt", {"model": G.state_dict(), "model_config": cfg.model_config(), "step": step, "val_psnr": best})
-            if row and writer:
-                writer.writerow(row)
-                logf.flush()
-                if not quiet:
-                    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-            if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
-                checkpoint.save(last, {"model": G.state_dict(), "model_config": cfg.model_config(), "disc": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched": sched.state_dict(), "step": step, "best": best, "train_config": to_dict(cfg)})
-    finally:
-        if logf:
-            logf.close()
-    return metrics
+        finally:
+            self.D.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.G.parameters(), cfg.grad_clip)
+        self.opt_g.step()
+        self.sched.step()
+        return loss.detach(), y_g.detach(), terms
+
+    def discriminator_step(self, x_c, y, y_g) -> float:
+        """Relativistic discriminator loss on the real and generated pairs (one forward of
+        both, concatenated: instance normalisation is per sample) and its update."""
+        with _autocast(self.device, self.cfg.amp):
+            c_real, c_fake = self.Dt(torch.cat([x_c, x_c]), torch.cat([y, y_g])).float().chunk(2)
+            d_loss = discriminator_loss(c_real, c_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        return float(d_loss.detach())
+
+    # ------------------------------------------------------------------ validation and saving
+
+    def validate_and_save(self, force: bool) -> dict:
+        """Rank 0 validates (every ``val_every`` steps) and writes best.* and last.pt
+        (every ``ckpt_every``); the other ranks wait at the barriers."""
+        cfg, step = self.cfg, self.step
+        metrics: dict = {}
+        validating = step % cfg.val_every == 0 or force
+        saving = step % cfg.ckpt_every == 0 or force
+        if validating or saving:
+            _barrier()
+        if self.rank == 0 and validating:
+            metrics = validate(self.G, self.vx, self.vy, self.device, cfg.amp)
+            if metrics["val_psnr"] > self.best:
+                self.best = metrics["val_psnr"]
+                checkpoint.save(self.run / "best.pt", {"model": self.G.state_dict(), "model_config": self.G.config, "step": step, "val_psnr": self.best})
+                checkpoint.save_weights(self.run / "best.safetensors", self.G)
+        if self.rank == 0 and saving:
+            payload = {"model": self.G.state_dict(), "model_config": self.G.config, "disc": self.D.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "sched": self.sched.state_dict(), "step": step, "best": self.best, "train_config": to_dict(cfg)}
+            checkpoint.save(self.run / "last.pt", payload)
+        if validating or saving:
+            _barrier()
+        return metrics
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self) -> dict:
+        """Train to ``cfg.steps``; returns the last validation metrics (rank 0)."""
+        cfg = self.cfg
+        logf = open(self.run / "log.csv", "a", newline="") if self.rank == 0 else None
+        writer = csv.DictWriter(logf, fieldnames=LOG_FIELDS, extrasaction="ignore") if logf else None
+        if writer and logf.tell() == 0:
+            writer.writeheader()
+        metrics: dict = {}
+        t0, seen = time.perf_counter(), 0
+        try:
+            while self.step < cfg.steps:
+                x, y = (t.to(self.device, non_blocking=True) for t in next(self.batches))
+                if cfg.channels_last and self.cuda:
+                    x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+                gan = 0 <= cfg.gan_after <= self.step
+                x_c = x if cfg.scale == 1 else bicubic_upsample(x, cfg.scale)  # the discriminator's condition
+                loss, y_g, terms = self.generator_step(x, y, x_c, gan)
+                if gan:
+                    terms["d_loss"] = self.discriminator_step(x_c, y, y_g)
+                self.step += 1
+                seen += x.shape[0] * self.world
+                last = self.step == cfg.steps
+                row = {"step": self.step, "time": round(time.perf_counter() - t0, 2)}
+                if self.step % cfg.log_every == 0 or last:
+                    row.update({"lr": self.sched.get_last_lr()[0], "samples_per_s": seen / (time.perf_counter() - t0), "loss": float(loss), **terms})
+                new = self.validate_and_save(last)
+                metrics = new or metrics
+                row.update(new)
+                if writer and len(row) > 2:
+                    writer.writerow(row)
+                    logf.flush()
+                    if not self.quiet:
+                        log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        finally:
+            if logf:
+                logf.close()
+            if self.owns_group:
+                torch.distributed.destroy_process_group()
+        return metrics
+
+
+def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *, data: str | None = None, pair_config=None, lr_only=None, device: str | None = None, quiet: bool = False) -> dict:
+    """Train (or resume, if run_dir holds last.pt) and return the last validation metrics.
+
+    Parameters
+    ----------
+    run_dir : folder of the run (created after the data were opened)
+    cfg : TrainConfig
+    data, pair_config, lr_only : one source: a store path, a simulation config
+        (``emsim.pairs.PairConfig``), or an indexable source of (lr, hr, record) from the
+        LR-only pipelines (``emsim.pairs.lronly.LROnlyPairs``); none: simulation with the
+        default config
+    device : "cuda", "cpu", ... (default: CUDA if available)
+    quiet : no log lines
+
+    Returns
+    -------
+    dict of the last validation metrics (empty on ranks other than 0).
+    """
+    return Trainer(run_dir, cfg, data=data, pair_config=pair_config, lr_only=lr_only, device=device, quiet=quiet).fit()
 
 
 def config_from(path: str | None = None, **overrides) -> TrainConfig:
-    """TrainConfig from defaults, a TOML/YAML/JSON file and explicit (non-None) overrides."""
-    from emsim.config import load_file, merge
-
-    base = TrainConfig() if path is None else from_dict(TrainConfig, load_file(path))
+    """TrainConfig from defaults, a TOML/YAML/JSON file (changing only what it names) and
+    explicit (non-None) overrides."""
+    base = TrainConfig() if path is None else merge(TrainConfig, TrainConfig(), load_file(path))
     changes = {k: v for k, v in overrides.items() if v is not None}
     return merge(TrainConfig, base, changes) if changes else base

@@ -1,5 +1,6 @@
 """Imports flow one way: config/errors/io -> specimen -> imaging -> scenes | distort -> pairs ->
-dataset -> restoration -> cli, with no cycles (every import statement, also inside functions)."""
+dataset -> analysis -> restoration -> cli, with no cycles (every import statement, also
+inside functions)."""
 
 import ast
 from pathlib import Path
@@ -16,8 +17,9 @@ LAYERS = {
     "emsim.scenes": 3, "emsim.distort": 3,
     "emsim.pairs": 4,
     "emsim.dataset": 5,
-    "restoration": 6,
-    "cli": 7,
+    "emsim.analysis": 6,
+    "restoration": 7,
+    "cli": 8,
 }  # fmt: skip
 # entry points above every stage; no module of a stage may import them
 FACADES = {"emsim", "emsim.pipeline", "emsim.data"}

@@ -11,7 +11,7 @@ from emsim.imaging.resample import cubic_upsample
 from restoration.baselines.lbnlm import LBNLMConfig, _local_register, _patches_at, build_library, kmeans, lbnlm_upscale
 from restoration.metrics import psnr, ssim
 from restoration.baselines.registration import Transform, masked_ncc_map, ncc, register, register_pair, warp
-from restoration.sr_evaluate import evaluate_sr, evaluate_sr_store, format_sr_table
+from restoration.evaluate import evaluate_sr, evaluate_sr_store, format_sr_table
 
 
 def lattice(rng, size=128, a=7.0, sigma=1.3, p_vacancy=0.05):
@@ -164,7 +164,7 @@ def test_lbnlm_beats_bicubic_on_a_simulated_pair_set():
 
 def test_evaluate_sr_table():
     torch = pytest.importorskip("torch")
-    from restoration.sr_models import SwinIR
+    from restoration.archs.swinir import SwinIR
 
     pairs = pair_set(5, 2, size=96, area=True)
     torch.manual_seed(0)

@@ -61,3 +61,19 @@ def test_preview_sheet_and_captions():
     assert sheet.shape[0] > 2 * (2 * 48)  # two rows of (x above y)
     text = caption(pairs[0].record)
     assert "stem" in text and "A" in text
+
+
+def test_config_file_changes_only_what_it_names(tmp_path):
+    """A file touching [distort.sem.jitter] keeps SEM's own defaults (black pixels off, the
+    SEM detector), one touching [distort.stem.black_pixels] keeps STEM's density and steps."""
+    default = PairConfig()
+    f = tmp_path / "sem.toml"
+    f.write_text("[distort.sem.jitter]\np = 0.5\n")
+    cfg = resolve_config(f)
+    assert cfg.distort.sem.jitter.p == 0.5
+    assert cfg.distort.sem.black_pixels == default.distort.sem.black_pixels and cfg.distort.sem.black_pixels.p == 0.0
+    assert cfg.distort.sem.detector == default.distort.sem.detector
+    assert cfg == merge(PairConfig, default, {"distort": {"sem": {"jitter": {"p": 0.5}}}})  # as a CLI override
+    f.write_text("[distort.stem.black_pixels]\nlevel = [0.0, 0.05]\n")
+    bp = resolve_config(f).distort.stem.black_pixels
+    assert (bp.density, bp.steps, bp.level) == (default.distort.stem.black_pixels.density, default.distort.stem.black_pixels.steps, (0.0, 0.05))

@@ -10,7 +10,10 @@ from emsim.io import read_image  # noqa: E402
 from restoration import checkpoint, losses  # noqa: E402
 from restoration.infer import restore_array  # noqa: E402
 from restoration.metrics import psnr  # noqa: E402
-from restoration.models import CGRDN, GRDN, PatchDiscriminator, build, n_parameters  # noqa: E402
+from restoration.archs import build, n_parameters  # noqa: E402
+from restoration.archs.cgrdn import CGRDN  # noqa: E402
+from restoration.archs.discriminator import PatchDiscriminator  # noqa: E402
+from restoration.archs.grdn import GRDN  # noqa: E402
 
 TINY = dict(width=8, n_grdb=2, n_rdb=2, n_layers=2, growth=4)
 
@@ -150,7 +153,7 @@ def test_tiled_super_resolution_is_seamless():
 
     img = np.random.default_rng(2).random((45, 70)).astype(np.float32)
     np.testing.assert_allclose(restore_array(Nearest3(), img, tile=16, overlap=8), np.kron(img, np.ones((3, 3))), rtol=1e-6)
-    from restoration.sr_models import CGRDNSR
+    from restoration.archs.cgrdn_sr import CGRDNSR
 
     torch.manual_seed(0)
     m = CGRDNSR(scale=2, width=8, n_grdb=1, n_rdb=1, n_layers=1, growth=4).eval()
@@ -167,7 +170,7 @@ def test_output_keeps_pixel_size_scaled_by_the_sr_factor(tmp_path):
     resolution by s divides the pixel size by s."""
     import tifffile
 
-    from restoration.infer import read_input, write_output
+    from emsim.io import read_input, write_output
 
     img = np.random.default_rng(0).random((24, 20)).astype(np.float32)
     tifffile.imwrite(tmp_path / "in.tif", img, resolution=(10.0, 10.0), resolutionunit="CENTIMETER")
@@ -185,6 +188,7 @@ def test_output_keeps_pixel_size_scaled_by_the_sr_factor(tmp_path):
     x, meta = read_input(tmp_path / "in.emd")
     np.testing.assert_array_equal(x, img)
     write_output(tmp_path / "emd_sr.tif", np.kron(x, np.ones((2, 2), np.float32)), meta, upscale=2)
-    with tifffile.TiffFile(tmp_path / "emd_sr.tif") as tf:
-        md = tf.shaped_metadata[0]
-    assert md["scale"] == pytest.approx([0.025, 0.025]) and md["units"] == ["nm", "nm"]
+    with tifffile.TiffFile(tmp_path / "emd_sr.tif") as tf:  # ImageJ calibration (Fiji) ...
+        assert tf.imagej_metadata["unit"] == "nm" and tf.pages[0].get_resolution() == pytest.approx((40.0, 40.0))
+    axes = pytest.importorskip("rsciio.tiff").file_reader(str(tmp_path / "emd_sr.tif"))[0]["axes"]  # ... and HyperSpy's
+    assert [(a["scale"], a["units"]) for a in axes] == [(pytest.approx(0.025), "nm")] * 2

@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from emsim.errors import EmsimError
 from restoration.metrics import psnr, ssim
-from restoration.sr_metrics import (
+from restoration.metrics import (
     METRICS,
     MS_SSIM_WEIGHTS,
     _ssim_terms,

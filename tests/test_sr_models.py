@@ -6,8 +6,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from emsim.imaging.resample import cubic_upsample  # noqa: E402
-from restoration.models import build, n_parameters  # noqa: E402
-from restoration.sr_models import SR_ARCHS, CGRDNSR, SwinIR, bicubic_upsample, relative_position_parameters  # noqa: E402
+from restoration.archs import SR as SR_ARCHS  # noqa: E402
+from restoration.archs import build, n_parameters  # noqa: E402
+from restoration.archs.blocks import bicubic_upsample  # noqa: E402
+from restoration.archs.cgrdn_sr import CGRDNSR  # noqa: E402
+from restoration.archs.swinir import SwinIR, relative_position_parameters  # noqa: E402
 
 TINY_SWIN = dict(embed_dim=12, depths=(2, 2), num_heads=(2, 2), window_size=4, mlp_ratio=2.0)
 TINY_CGRDN = dict(width=8, n_grdb=2, n_rdb=2, n_layers=2, growth=4)

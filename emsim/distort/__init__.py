@@ -54,11 +54,10 @@ import numpy as np
 
 from ..config import jsonable
 from ..errors import EmsimError
-from . import counting, detector, digitise, dose, fastscan, jitter, masks, mtf, postprocess, rowlines, sensor
 from .counting import SHOT_NOISE, ShotNoiseConfig
 from .detector import DETECTOR, SEM_DETECTOR, DetectorConfig
 from .digitise import CLIP, QUANTISE, ClipConfig, QuantiseConfig
-from .dose import DoseConfig
+from .dose import DoseConfig, sample_dose
 from .effect import Context, Effect, new_seed, stream
 from .fastscan import FAST_SCAN, FastScanConfig
 from .jitter import JITTER, JitterConfig
@@ -195,7 +194,7 @@ def sample(seed: int, clean: np.ndarray, modality: str, pixel_size: float, confi
     """Draw the distortions of one image (each effect from its own stream of ``seed``): the
     record ``replay`` applies. Uses only the image's shape and mean (for the dose)."""
     ctx = Context(clean.shape, pixel_size=pixel_size, bound=max_displacement(config))
-    alpha, dose_rec = dose.sample_dose(stream(seed, "dose"), float(clean.mean(dtype=np.float64)), pixel_size, config.dose)
+    alpha, dose_rec = sample_dose(stream(seed, "dose"), float(clean.mean(dtype=np.float64)), pixel_size, config.dose)
     record: dict = {"modality": modality, "pixel_size": pixel_size, "seed": int(seed), "dose": dose_rec}
     for effect, cfg in _effects(config, modality):
         record[effect.name] = effect.sample(stream(seed, effect.name), cfg, ctx)

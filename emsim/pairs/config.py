@@ -7,7 +7,7 @@ import dataclasses
 import math
 from typing import Literal
 
-from ..config import Range, check_probability, check_range, from_dict, load_file, merge
+from ..config import Range, check_probability, check_range, load_file, merge
 from ..distort import MODALITIES, DistortionConfig
 from ..errors import ConfigError
 from ..imaging.atom_models import AtomModelConfig
@@ -110,7 +110,10 @@ def output_shapes(config: PairConfig) -> tuple[tuple[int, int], tuple[int, int]]
 
 def resolve_config(path=None, **overrides) -> PairConfig:
     """PairConfig from defaults, then a TOML/YAML/JSON file, then explicit overrides
-    (None values are ignored). Unknown keys and bad values raise ConfigError."""
-    config = PairConfig() if path is None else from_dict(PairConfig, load_file(path))
+    (None values are ignored). A file, like an override, changes only the settings it
+    names: every other field keeps its default, also inside a table the file touches
+    (e.g. ``[distort.sem.jitter]`` leaves SEM's own black-pixel and detector defaults).
+    Unknown keys and bad values raise ConfigError."""
+    config = PairConfig() if path is None else merge(PairConfig, PairConfig(), load_file(path))
     changes = {k: v for k, v in overrides.items() if v is not None}
     return merge(PairConfig, config, changes) if changes else config

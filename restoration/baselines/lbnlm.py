@@ -34,6 +34,7 @@ distance of each patch is subtracted before the exponential).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -128,32 +129,13 @@ def _valid_corners(valid: np.ndarray, n: int, r: int) -> np.ndarray:
 
 
 def kmeans(data: np.ndarray, k: int, iters: int, rng: np.random.Generator) -> np.ndarray:
-    """Labels of Lloyd's k-means (k-means++ seeding, squared Euclidean distance, float32
-    matrix products); stops early when no label changes. Empty clusters stay empty."""
-    x = np.asarray(data, dtype=np.float32)
-    N = len(x)
-    k = min(int(k), N)
-    x2 = np.einsum("ij,ij->i", x, x)
-    centres = np.empty((k, x.shape[1]), dtype=np.float32)
-    centres[0] = x[rng.integers(N)]
-    dmin = np.maximum(x2 - 2.0 * (x @ centres[0]) + float(centres[0] @ centres[0]), 0.0)
-    for j in range(1, k):  # k-means++: next centre with probability proportional to D^2
-        tot = float(dmin.sum())
-        i = int(rng.choice(N, p=dmin / tot)) if tot > 0 else int(rng.integers(N))
-        centres[j] = x[i]
-        dmin = np.minimum(dmin, np.maximum(x2 - 2.0 * (x @ centres[j]) + float(centres[j] @ centres[j]), 0.0))
-    labels = np.full(N, -1)
-    for _ in range(max(1, iters)):
-        c2 = np.einsum("ij,ij->i", centres, centres)
-        new = np.argmin(c2[None, :] - 2.0 * (x @ centres.T), axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        order = np.argsort(labels, kind="stable")
-        present, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
-        sums = np.add.reduceat(x[order].astype(np.float64), starts, axis=0)
-        centres[present] = (sums / counts[:, None]).astype(np.float32)
-    return labels
+    """Labels of Lloyd's k-means with k-means++ seeding (``scipy.cluster.vq.kmeans2``)."""
+    from scipy.cluster.vq import kmeans2
+
+    x = np.asarray(data, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an empty cluster stays empty: the library has fewer categories
+        return kmeans2(x, min(int(k), len(x)), iter=max(1, int(iters)), minit="++", rng=rng)[1]
 
 
 def build_library(pairs, scale: int, config: LBNLMConfig = LBNLMConfig()) -> Library:

@@ -1,102 +1,20 @@
-"""Super-resolution generators: SwinIR-lightweight and a CGRDN-based SR variant.
-
-Interface: ``forward(x: (B, C, h, w)) -> (B, C, s h, s w)`` on raw intensities, any h, w.
-As restoration's ``_Normalised``, the input is normalised per image (subtract the mean,
-divide by max(std, 0.1)) and the output de-normalised. The network predicts a residual
-added to the probe-grid bicubic upsampling of the normalised input (``residual="bicubic"``,
-the default; "nearest" or "none" are the alternatives; not in the original SwinIR), so
-the network learns a correction to bicubic, and the bicubic path keeps LR pixel (i, j)
-on HR pixel (s i, s j) (the simulator's convention; ``emsim.lronly.resize``). Each model
-has ``config`` (JSON-able, with "arch") so ``restoration.models.build(config)`` rebuilds
-it, and ``scale``.
-
-SwinIR (Liang et al. 2021), lightweight SR setting of the paper and of Moeller et al.
+"""SwinIR (Liang et al. 2021), the lightweight SR setting of the paper and of Moeller et al.
 2023/2024: embed 60, 4 RSTBs of 6 Swin layers, 6 heads, window 8, MLP ratio 2, 1-conv
 residual connection, pixel-shuffle-direct upsampler (one 3x3 conv to s^2 C channels +
 PixelShuffle). Grayscale x4: 878,836 parameters plus 24 relative-position bias tables of
-(2*8-1)^2 x 6 = 1,350 each (Moeller: 0.878 M). The input is padded (reflect) to a
-multiple of the window and the output cropped, as the reference ``check_image_size``.
-
-CGRDN-SR: the CGRDN trunk of ``restoration.models`` (head, stride-2 down, concatenated
-GRDBs, semi-global residual, transposed-conv up) at LR resolution, with its 3x3 output
-conv replaced by a pixel-shuffle tail (3x3 conv to s^2 C channels + PixelShuffle).
+(2*8-1)^2 x 6 = 1,350 each (Moeller: 0.878 M). State-dict keys and forward follow the
+official implementation. The input is padded (reflect) to a multiple of the window and the
+output cropped, as the reference ``check_image_size``; the per-image normalisation and the
+bicubic residual (``blocks.SRNormalised``) are emsim's.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .models import CGRDN, _Normalised
-
-RESIDUALS = ("bicubic", "nearest", "none")
-KEYS_A = -0.5
-
-
-def _keys(x: torch.Tensor) -> torch.Tensor:
-    x = x.abs()
-    a = KEYS_A
-    inner = ((a + 2) * x - (a + 3)) * x * x + 1
-    outer = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-    return torch.where(x <= 1, inner, torch.where(x < 2, outer, torch.zeros_like(x)))
-
-
-def bicubic_upsample(x: torch.Tensor, s: int) -> torch.Tensor:
-    """Keys bicubic (a = -0.5) on the probe grid: HR pixel k at LR coordinate k/s, edge
-    samples replicated; the same as ``emsim.lronly.resize.cubic_upsample``. One depthwise
-    4x4 conv per output phase, then PixelShuffle."""
-    if s == 1:
-        return x
-    B, C, h, w = x.shape
-    t = torch.arange(s, dtype=torch.float64) / s
-    w1 = _keys(t[:, None] - torch.arange(-1, 3, dtype=torch.float64))  # (s, 4): phase r, tap -1..2
-    k = (w1[:, None, :, None] * w1[None, :, None, :]).reshape(s * s, 1, 4, 4).to(x.dtype).to(x.device)
-    xp = F.pad(x.reshape(B * C, 1, h, w), (1, 2, 1, 2), mode="replicate")
-    out = F.pixel_shuffle(F.conv2d(xp, k), s)
-    return out.reshape(B, C, s * h, s * w)
-
-
-def nearest_upsample(x: torch.Tensor, s: int) -> torch.Tensor:
-    return x.repeat_interleave(s, -2).repeat_interleave(s, -1)
-
-
-class _SRNormalised(_Normalised):
-    """Per-image normalisation around ``body`` (B, C, h, w) -> (B, C, s h, s w), plus the
-    chosen upsampled-input residual."""
-
-    scale: int
-    residual: str
-
-    def forward(self, x):
-        if x.ndim != 4:
-            raise ValueError(f"expected (B, C, h, w), got shape {tuple(x.shape)}")
-        z, mean, std = self.normalise(x)
-        out = self.body(z)
-        if self.residual == "bicubic":
-            out = out + bicubic_upsample(z, self.scale)
-        elif self.residual == "nearest":
-            out = out + nearest_upsample(z, self.scale)
-        return out * std + mean
-
-
-def _pad_to(x: torch.Tensor, mh: int, mw: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % mh, (-w) % mw
-    if not (ph or pw):
-        return x
-    mode = "reflect" if (ph < h and pw < w) else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
-
-
-def _check(scale: int, residual: str) -> None:
-    if isinstance(scale, bool) or int(scale) != scale or scale < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
-    if residual not in RESIDUALS:
-        raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
-
-
-# ------------------------------------------------------------------------------ SwinIR
+from .blocks import SRNormalised, check_sr, pad_to
+from .registry import register
 
 
 class DropPath(nn.Module):
@@ -220,16 +138,17 @@ class RSTB(nn.Module):
         return h.flatten(2).transpose(1, 2) + x
 
 
-class SwinIR(_SRNormalised):
+@register("swinir", "sr")
+class SwinIR(SRNormalised):
     """SwinIR with the pixel-shuffle-direct upsampler (defaults: the lightweight SR model)."""
 
     def __init__(self, scale: int = 4, channels: int = 1, embed_dim: int = 60, depths=(6, 6, 6, 6), num_heads=(6, 6, 6, 6), window_size: int = 8, mlp_ratio: float = 2.0, drop_path_rate: float = 0.1, residual: str = "bicubic"):
         super().__init__()
-        _check(scale, residual)
+        check_sr(scale, residual)
         depths, num_heads = [int(d) for d in depths], [int(h) for h in num_heads]
         if len(depths) != len(num_heads) or embed_dim % max(num_heads) or window_size < 2:
             raise ValueError("SwinIR: depths and num_heads need equal length, embed_dim divisible by the heads, window >= 2")
-        self.config = dict(arch="swinir", scale=int(scale), channels=channels, embed_dim=embed_dim, depths=depths, num_heads=num_heads, window_size=window_size, mlp_ratio=float(mlp_ratio), drop_path_rate=float(drop_path_rate), residual=residual)
+        self.config = dict(arch=self.arch, scale=int(scale), channels=channels, embed_dim=embed_dim, depths=depths, num_heads=num_heads, window_size=window_size, mlp_ratio=float(mlp_ratio), drop_path_rate=float(drop_path_rate), residual=residual)
         self.scale, self.residual, self.window = int(scale), residual, int(window_size)
         self.conv_first = nn.Conv2d(channels, embed_dim, 3, padding=1)
         self.patch_norm = nn.LayerNorm(embed_dim)
@@ -253,7 +172,7 @@ class SwinIR(_SRNormalised):
 
     def body(self, z):
         h, w = z.shape[-2:]
-        zp = _pad_to(z, self.window, self.window)
+        zp = pad_to(z, self.window, self.window)
         size = tuple(zp.shape[-2:])
         f = self.conv_first(zp)
         t = self.patch_norm(f.flatten(2).transpose(1, 2))
@@ -268,29 +187,3 @@ class SwinIR(_SRNormalised):
 def relative_position_parameters(model: nn.Module) -> int:
     """Number of parameters in relative-position bias tables."""
     return sum(p.numel() for n, p in model.named_parameters() if n.endswith("relative_position_bias_table"))
-
-
-# ------------------------------------------------------------------------------ CGRDN-SR
-
-
-class CGRDNSR(_SRNormalised):
-    """CGRDN trunk at LR resolution with a pixel-shuffle tail."""
-
-    def __init__(self, scale: int = 4, width: int = 64, n_grdb: int = 4, n_rdb: int = 4, n_layers: int = 8, growth: int = 32, channels: int = 1, residual: str = "bicubic"):
-        super().__init__()
-        _check(scale, residual)
-        self.config = dict(arch="cgrdn_sr", scale=int(scale), width=width, n_grdb=n_grdb, n_rdb=n_rdb, n_layers=n_layers, growth=growth, channels=channels, residual=residual)
-        self.scale, self.residual = int(scale), residual
-        self.trunk = CGRDN(width, n_grdb, n_rdb, n_layers, growth, channels)
-        self.trunk.tail = nn.Identity()  # trunk.body(z): head -> down -> GRDBs -> up features
-        self.tail = nn.Sequential(nn.Conv2d(width, self.scale**2 * channels, 3, padding=1), nn.PixelShuffle(self.scale))
-
-    def body(self, z):
-        h, w = z.shape[-2:]
-        f = self.trunk.body(_pad_to(z, 2, 2))  # the stride-2 pair needs even sizes
-        return self.tail(f)[..., : self.scale * h, : self.scale * w]
-
-
-SR_ARCHS = {"swinir": SwinIR, "cgrdn_sr": CGRDNSR}
-
-__all__ = ["SR_ARCHS", "SwinIR", "CGRDNSR", "bicubic_upsample", "nearest_upsample", "relative_position_parameters"]
