@@ -1,10 +1,11 @@
 """Same-run throughput ratio of pair generation between two source trees (e.g. HEAD and the
 commit before a change), so machine noise cancels.
 
-    python benchmarks/compare_commits.py --against HEAD~1 [--n 48] [--rounds 3] [--size 256]
-        [--cases stem/hr tem/hr sem/hr stem/lr]
+    python benchmarks/compare_commits.py --against HEAD~1 [--new REV] [--n 48] [--rounds 3]
+        [--size 256] [--cases stem/hr tem/hr sem/hr stem/lr]
 
-The other commit is checked out with ``git worktree`` into a temporary folder. Each round
+The commits are checked out with ``git worktree`` into a temporary folder (``--new``
+default: the working tree as it is). Each round
 runs, for every case and in alternating order, one subprocess per tree (one core,
 NUMBA_NUM_THREADS=1) that makes samples 0..n-1 of the default config with ``make_pair``
 and reports the mean seconds per pair; a discarded warm-up round fills the JIT caches. Prints per case the mean
@@ -32,10 +33,10 @@ modality, resolution, size, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cfg = resolve_config(modality=modality, resolution=resolution, shape=(size, size))
 for i in range(2):
     make_pair(99, i, cfg)  # load the JIT caches
-t = time.perf_counter()
+t = time.process_time()  # CPU time: less sensitive to other load than wall time
 for i in range(n):
     make_pair(seed, i, cfg)
-print(json.dumps({"seconds_per_pair": (time.perf_counter() - t) / n}))
+print(json.dumps({"seconds_per_pair": (time.process_time() - t) / n}))
 """
 
 
@@ -48,31 +49,35 @@ def run(tree: Path, case: str, size: int, n: int, seed: int = 0) -> float:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--against", default="HEAD~1", help="the other commit")
+    ap.add_argument("--against", default="HEAD~1", help="the old commit")
+    ap.add_argument("--new", default=None, help="the new commit (default: the working tree)")
     ap.add_argument("--n", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--cases", nargs="+", default=["stem/hr", "tem/hr", "sem/hr", "stem/lr", "tem/lr"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        old = Path(tmp) / "old"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.against], cwd=ROOT, check=True, capture_output=True)
+        old, new = Path(tmp) / "old", (Path(tmp) / "new" if args.new else ROOT)
+        trees = [(old, args.against)] + ([(new, args.new)] if args.new else [])
+        for tree, rev in trees:
+            subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True, capture_output=True)
         try:
             for case in args.cases:  # warm-up: numba compiles each tree's kernels into its caches
-                for tree in (ROOT, old):
+                for tree in (new, old):
                     run(tree, case, args.size, 8, seed=1)
             times = {case: {"new": [], "old": []} for case in args.cases}
             for r in range(args.rounds):
                 for case in args.cases:
-                    order = (("new", ROOT), ("old", old)) if r % 2 == 0 else (("old", old), ("new", ROOT))
+                    order = (("new", new), ("old", old)) if r % 2 == 0 else (("old", old), ("new", new))
                     for name, tree in order:
                         times[case][name].append(run(tree, case, args.size, args.n))
-            print(f"{args.size}x{args.size}, samples 0..{args.n - 1} of the default config, one core, {args.rounds} interleaved rounds; new = working tree, old = {args.against}")
+            print(f"{args.size}x{args.size}, samples 0..{args.n - 1} of the default config, one core, {args.rounds} interleaved rounds; new = {args.new or 'working tree'}, old = {args.against}")
             for case, t in times.items():
                 new, prev = (len(t[k]) / sum(t[k]) for k in ("new", "old"))  # 1 / mean seconds per pair
                 print(f"  {case:<8} new {new:7.2f} pairs/s   old {prev:7.2f} pairs/s   ratio {new / prev:5.3f}   (rounds new {[round(1 / v, 2) for v in t['new']]}, old {[round(1 / v, 2) for v in t['old']]})")
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False, capture_output=True)
+            for tree, _ in trees:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, capture_output=True)
 
 
 if __name__ == "__main__":

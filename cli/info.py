@@ -36,6 +36,9 @@ def info(path, verify, as_json):
         if key in d:
             v = d[key]
             click.echo(f"{key}: mean {v['mean']:.4g} std {v['std']:.4g} min {v['min']:.4g} max {v['max']:.4g}{'' if v['finite'] else ' NON-FINITE VALUES'}")
+    if d.get("redraws"):
+        r = d["redraws"]
+        click.echo(f"redraws: {100 * r['rate']:.2f} % of {r['sampled']} sampled pairs were redrawn from a degenerate first draw (mean {r['mean']:.3f} redraws)")
     if verify:
         bad = d["corrupt_shards"]
         click.echo("checksums: all shards verified" if not bad else f"checksums: {len(bad)} corrupt shard(s): " + ", ".join(f"{k} ({v})" for k, v in bad.items()))

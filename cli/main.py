@@ -13,6 +13,7 @@ from .preview import preview
 from .render import render
 from .restore import evaluate, restore, sr
 from .specimen import specimen
+from .stats import stats
 from .train import train
 
 
@@ -22,7 +23,7 @@ def cli():
     """emsim: synthetic electron-microscopy training data and restoration networks."""
 
 
-for command in (render, specimen, generate, info, preview, train, restore, sr, evaluate):
+for command in (render, specimen, generate, info, preview, stats, train, restore, sr, evaluate):
     cli.add_command(command)
 
 

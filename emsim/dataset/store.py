@@ -214,8 +214,9 @@ def complete_indices(path: str) -> np.ndarray:
 
 
 def describe(path: str, verify_checksums: bool = False, sample: int = 256) -> dict:
-    """Summary of a store: counts, completeness, config, and value statistics of x and y
-    over up to ``sample`` complete samples."""
+    """Summary of a store: counts, completeness, config, and, over up to ``sample`` complete
+    samples, value statistics of x and y and the rate of degenerate draws that were
+    redrawn (``redraws``)."""
     attrs = read_attrs(path)
     spec = spec_of(attrs)
     g = open_group(path, "r")
@@ -242,6 +243,9 @@ def describe(path: str, verify_checksums: bool = False, sample: int = 256) -> di
         for name in ("x", "y"):
             v = np.stack([g[name][k] for k in pick]).astype(np.float64)
             out[name] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "finite": bool(np.isfinite(v).all())}
+        redraws = [read_record(g, k).get("redraws") for k in pick]
+        if all(r is not None for r in redraws):
+            out["redraws"] = {"rate": float(np.mean([r > 0 for r in redraws])), "mean": float(np.mean(redraws)), "sampled": len(redraws)}
         for name in ("modality", "resolution"):
             labels = [str(v) for v in g[name][:][idx]]
             out[name] = {k: labels.count(k) for k in sorted(set(labels))}

@@ -196,8 +196,8 @@ def sample(seed: int, clean: np.ndarray, modality: str, pixel_size: float, confi
     ctx = Context(clean.shape, pixel_size=pixel_size, bound=max_displacement(config))
     alpha, dose_rec = sample_dose(stream(seed, "dose"), float(clean.mean(dtype=np.float64)), pixel_size, config.dose)
     record: dict = {"modality": modality, "pixel_size": pixel_size, "seed": int(seed), "dose": dose_rec}
-    for effect, cfg in _effects(config, modality):
-        record[effect.name] = effect.sample(stream(seed, effect.name), cfg, ctx)
+    for effect, cfg in _effects(config, modality):  # an effect switched off needs no stream
+        record[effect.name] = effect.sample(stream(seed, effect.name), cfg, ctx) if cfg.p > 0 else None
     return record
 
 

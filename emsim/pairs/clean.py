@@ -11,6 +11,7 @@ so any sample can be regenerated alone.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Callable
 
@@ -18,6 +19,8 @@ import numpy as np
 
 from ..config import coin, uniform
 from ..distort import max_displacement
+from ..distort.effect import new_seed
+from ..errors import EmsimError
 from ..imaging.atom_models import sample_atom_models
 from ..imaging.render import Renderer
 from ..imaging.tonemap import apply_tone_map, tone_map
@@ -25,6 +28,7 @@ from ..scenes import generate_scene
 from ..specimen import generate_specimen
 
 STAGES = ("kind", "specimen", "contrast", "tone", "distort")
+MAX_REDRAWS = 31
 
 
 @dataclasses.dataclass
@@ -103,9 +107,14 @@ def tone_resample(renderer: Renderer, tone_record: dict, pixel_size: float, shap
     return resample
 
 
-def clean_image(seed: int, index: int, config, rngs: dict | None = None) -> CleanImage:
-    """The clean stage of restoration sample ``index`` (pure function of seed, index, config)."""
-    rngs = stage_rngs(seed, index) if rngs is None else rngs
+def clean_image(seed: int, index: int, config, rngs: dict | None = None, redraws: int = 0) -> CleanImage:
+    """The clean stage of restoration sample ``index`` (pure function of seed, index,
+    config); ``redraws``: of its attempt after that many redraws (``record["redraws"]``)."""
+    if rngs is None:
+        rngs = stage_rngs(seed, index)
+        for _ in range(int(redraws)):  # replay the discarded attempts' draws
+            clean_image(seed, index, config, rngs)
+            new_seed(rngs["distort"])
     timings: dict[str, float] = {}
     t = time.perf_counter()
     record: dict = {"resolution": draw_resolution(rngs["kind"], config)}
@@ -132,3 +141,41 @@ def clean_image(seed: int, index: int, config, rngs: dict | None = None) -> Clea
         resample = tone_resample(renderer, record["tone_map"], pixel_size, config.shape)
     timings["tone"] = time.perf_counter() - t
     return CleanImage(image, pixel_size, resample, record, timings)
+
+
+def degeneracy(clean: np.ndarray, x: np.ndarray, y: np.ndarray, std_mean) -> str | None:
+    """Why a drawn pair must not reach a store or a DataLoader, or None: a non-finite x or
+    y, a constant clean image, target or input (e.g. a specimen left without atoms in the
+    field by its cuts), or a clean image outside eq. 25's Std/E range ``std_mean``."""
+    for name, a in (("x", x), ("y", y), ("clean image", clean)):
+        if not np.all(np.isfinite(a)):
+            return f"non-finite {name}"
+        if float(a.max()) - float(a.min()) <= 1e-6 * max(abs(float(a.max())), 1e-30):
+            return f"constant {name}"
+    mean = float(clean.mean(dtype=np.float64))
+    ratio = float(clean.std(dtype=np.float64)) / mean if mean > 0 else math.inf
+    if not std_mean[0] * (1 - 1e-3) <= ratio <= std_mean[1] * (1 + 1e-3):
+        return f"clean image Std/E = {ratio:.3g} outside eq. 25's {list(std_mean)}"
+    return None
+
+
+def with_redraws(attempt, std_mean, what: str) -> Pair:
+    """``attempt() -> (pair, clean image)`` repeated, continuing the sample's own stage
+    streams (so the sample stays a pure function of seed, index and config), until the
+    pair is not degenerate (``degeneracy``); the record keeps the number of ``redraws`` (and
+their ``redraw_reasons``)."""
+    timings: dict[str, float] = {}
+    reasons = []
+    for k in range(MAX_REDRAWS + 1):
+        pair, clean = attempt()
+        for key, v in pair.timings.items():
+            timings[key] = timings.get(key, 0.0) + v
+        why = degeneracy(clean, pair.x, pair.y, std_mean)
+        if why is None:
+            pair.record["redraws"] = k
+            if reasons:
+                pair.record["redraw_reasons"] = reasons
+            pair.timings = timings
+            return pair
+        reasons.append(why)
+    raise EmsimError(f"{what}: every one of {MAX_REDRAWS + 1} draws is degenerate (last: {why}); the config cannot make valid pairs")

@@ -3,7 +3,9 @@
     config -> specimen (HR) or scene (LR) -> clean image -> tone mapping -> distortions
 
 ``make_pair(seed, index, config)``: the clean stage (``emsim.pairs.clean``) then the
-distortion chain of the modality (``emsim.distort``), or an SR sample (``emsim.pairs.sr``).
+distortion chain of the modality (``emsim.distort``), or an SR sample (``emsim.pairs.sr``);
+a degenerate draw (``clean.degeneracy``: e.g. a specimen cut down to no atoms) is redrawn
+from the sample's own continuing streams, and the record counts the ``redraws``.
 ``replay(clean, record)`` puts the distortions a record drew onto a clean image: onto the
 pair's own clean image it reproduces x and y bit for bit; onto another clean image it
 gives the same noise realisation, scan path and artefacts.
@@ -18,8 +20,9 @@ import numpy as np
 from ..config import from_dict
 from ..distort import distort
 from ..distort import replay as replay_distortions
+from ..distort.effect import new_seed
 from ..errors import EmsimError
-from .clean import CleanImage, Pair, clean_image, stage_rngs
+from .clean import CleanImage, Pair, clean_image, stage_rngs, with_redraws
 from .config import PairConfig, output_shapes
 from .sr import make_sr_pair
 
@@ -29,17 +32,21 @@ def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
     if config.task == "sr":
         return make_sr_pair(seed, index, config)
     rngs = stage_rngs(seed, index)
-    clean = clean_image(seed, index, config, rngs)
-    t = time.perf_counter()
-    x, y, distortions = distort(clean.image, config.modality, clean.pixel_size, rngs["distort"], config.distort, resample=clean.resample)
-    record = {"seed": int(seed), "index": int(index), "modality": config.modality, **clean.record, "distortions": distortions}
-    return Pair(x, y, record, {**clean.timings, "distort": time.perf_counter() - t})
+
+    def attempt():
+        clean = clean_image(seed, index, config, rngs)
+        t = time.perf_counter()
+        x, y, distortions = distort(clean.image, config.modality, clean.pixel_size, new_seed(rngs["distort"]), config.distort, resample=clean.resample)
+        record = {"seed": int(seed), "index": int(index), "modality": config.modality, **clean.record, "distortions": distortions}
+        return Pair(x, y, record, {**clean.timings, "distort": time.perf_counter() - t}), clean.image
+
+    return with_redraws(attempt, config.tone_map.std_mean_ratio, f"sample {index} of seed {seed}")
 
 
 def replay(clean, record: dict, resample=None) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of the distortions of a pair's ``record`` applied to ``clean``: a
-    ``CleanImage`` (``emsim.pairs.clean_image(seed, index, config)`` regenerates a
-    pair's own) or a 2D array. Exact scan jitter needs the resampler of the field: the
+    ``CleanImage`` (``emsim.pairs.clean_image(seed, index, config, redraws=r)``
+    regenerates a pair's own, r = ``record["redraws"]``) or a 2D array. Exact scan jitter needs the resampler of the field: the
     ``CleanImage``'s, or ``resample``."""
     if record.get("task") == "sr":
         raise EmsimError("SR records hold two acquisitions: replay each with emsim.distort.replay")

@@ -34,7 +34,7 @@ from ..errors import EmsimError
 from ..imaging.render import Renderer
 from ..imaging.tonemap import apply_tone_map, tone_map
 from ..scenes import generate_scene
-from .clean import Pair, draw_resolution, hr_specimen, stage_rngs, tone_resample
+from .clean import Pair, draw_resolution, hr_specimen, stage_rngs, tone_resample, with_redraws
 from .config import SRConfig, output_shapes
 
 
@@ -51,10 +51,17 @@ def _sr_distortion(config):
 
 
 def make_sr_pair(seed: int, index: int, config) -> Pair:
-    """SR sample ``index`` (pure function of seed, index, config); x is the LR input."""
+    """SR sample ``index`` (pure function of seed, index, config); x is the LR input.
+    Degenerate draws are redrawn as for restoration pairs (``clean.with_redraws``)."""
+    rngs = stage_rngs(seed, index)
+    extra_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(int(index), 99))))
+    return with_redraws(lambda: _attempt(seed, index, config, rngs, extra_rng), config.tone_map.std_mean_ratio, f"SR sample {index} of seed {seed}")
+
+
+def _attempt(seed: int, index: int, config, rngs, extra_rng) -> tuple[Pair, np.ndarray]:
+    """One draw of an SR sample: (pair, the image the tone map was drawn on)."""
     sr = config.sr
     s = sr.scale
-    rngs = stage_rngs(seed, index)
     resolution = draw_resolution(rngs["kind"], config)
     if sr.mode == "paired" and resolution != "hr":
         raise EmsimError("paired SR acquisitions need atomic-resolution specimens (resolution hr)")
@@ -65,7 +72,6 @@ def make_sr_pair(seed: int, index: int, config) -> Pair:
     record = {"seed": int(seed), "index": int(index), "modality": config.modality, "resolution": resolution, "task": "sr"}
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    extra_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(int(index), 99))))
 
     if resolution == "lr":  # scenes in pixel units; the LR scan point-samples the HR scene
         dr = uniform(rngs["kind"], config.lr_pixel_size)
@@ -112,7 +118,8 @@ def make_sr_pair(seed: int, index: int, config) -> Pair:
     else:
         y = y_clean
     timings["distort"] = time.perf_counter() - t
-    return Pair(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32), record, timings)
+    toned = x_clean if sr.mode == "paired" else y_clean
+    return Pair(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32), record, timings), toned
 
 
 def _near(xy, shape, dr, margin):
