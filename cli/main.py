@@ -6,6 +6,7 @@ import click
 
 from emsim._version import __version__
 
+from .calibrate import calibrate
 from .common import EmsimGroup
 from .generate import generate
 from .info import info
@@ -23,7 +24,7 @@ def cli():
     """emsim: synthetic electron-microscopy training data and restoration networks."""
 
 
-for command in (render, specimen, generate, info, preview, stats, train, restore, sr, evaluate):
+for command in (render, specimen, generate, info, preview, stats, calibrate, train, restore, sr, evaluate):
     cli.add_command(command)
 
 

@@ -18,8 +18,8 @@ Per image (``image_stats``):
 - ``row_shift_std``, ``row_shift_phi``: the horizontal shift (px) between consecutive rows by
   cross-correlation (parabolic sub-pixel peak within +-3 px): its standard deviation and
   lag-1 autocorrelation (scan jitter).
-- ``jitter_x``, ``jitter_y`` (px), ``fast_scan``: scan-distortion estimates
-  (``scan_distortions``).
+- ``jitter_x``, ``jitter_y`` (px), ``jitter_phi_x``, ``jitter_phi_y``, ``fast_scan``:
+  scan-distortion estimates (``scan_distortions``).
 - ``saturated``, ``zeros``: fractions of pixels at the image's maximum / minimum value.
 
 Pairs (``pair_stats``) add ``psnr`` (peak max(y)), ``counts_pair`` = mean(y)^2 /
@@ -45,7 +45,7 @@ import numpy as np
 from ..errors import EmsimError
 from ..io import READ_SUFFIXES, read_input
 
-IMAGE_FEATURES = ("counts", "gain", "offset", "std_mean", "spectrum_slope", "row_col_corr", "row_shift_std", "row_shift_phi", "jitter_x", "jitter_y", "fast_scan", "saturated", "zeros")
+IMAGE_FEATURES = ("counts", "gain", "offset", "std_mean", "spectrum_slope", "row_col_corr", "row_shift_std", "row_shift_phi", "jitter_x", "jitter_phi_x", "jitter_y", "jitter_phi_y", "fast_scan", "saturated", "zeros")
 PAIR_FEATURES = ("psnr", "counts_pair", "alpha_pair", "clean_std_mean", "clean_spectrum_slope")
 # features compared in ``coverage``, with the transform that makes them roughly Gaussian
 DISTANCE = {"counts": np.log10, "std_mean": np.log10, "spectrum_slope": None, "row_col_corr": None, "row_shift_std": lambda v: np.log10(v + 0.01), "saturated": lambda v: np.log10(v + 1e-5), "zeros": lambda v: np.log10(v + 1e-5)}
@@ -151,20 +151,29 @@ def row_statistics(x: np.ndarray, max_shift: int = 3) -> dict:
     return {"row_col_corr": ac_rows - ac_cols, "row_shift_std": float(shifts.std()), "row_shift_phi": phi}
 
 
+def _phi_from_r1(r1: float) -> float:
+    """phi of an AR(1) series d whose second difference e_i = d_i - (d_i-1 + d_i+1)/2 has
+    lag-1 autocorrelation r1 (r1 = -2/3 at phi = 0, rising with phi)."""
+    phi = np.linspace(0.0, 0.95, 96)
+    r = (-1 + 1.75 * phi - phi**2 + 0.25 * phi**3) / (1.5 - 2 * phi + 0.5 * phi**2)
+    return float(np.interp(r1, r, phi))
+
+
 def scan_distortions(x: np.ndarray, noise_var: float) -> dict:
     """Scan-distortion estimates of an image, no clean image needed (``noise_var``: the
     noise variance at the mean, from ``noise_fit``).
 
-    A pixel sampled at a displaced probe differs from the mean of its vertical neighbours
-    (whose displacements are independent, or AR(1)-correlated for Y-jitter lines) by the
-    displacement times the local gradient: with diff = x_ij - (x_i-1,j + x_i+1,j)/2,
-    E[diff^2] = A f_x^2 + B f_y^2 + C. A = 1.5 s_x^2 gives the X-jitter's stationary
-    standard deviation ``jitter_x`` (px); per row, e_i = sum diff f_y / sum f_y^2 estimates
-    dy_i - (dy_i-1 + dy_i+1)/2, whose variance, less its noise, is s_y^2 (1 - phi)(3 - phi) / 2
-    for an AR(1) series: ``jitter_y`` (px, with phi = ``row_shift_phi``'s estimate clipped to
-    [0, 0.9]). ``fast_scan``: the lag-1 correlation along x minus along y of the diagonal
-    second differences (about 0 for white noise, positive when the detector's response
-    smears the noise along the fast scan axis)."""
+    A pixel sampled at a displaced probe differs from the mean of its vertical neighbours by
+    the displacement difference times the local gradient: with diff = x_ij - (x_i-1,j +
+    x_i+1,j)/2, E[diff^2] = A f_x^2 + B f_y^2 + C, and the lag-1 product along the row
+    E[diff_ij diff_i,j+1] = A1 f_x f_x' + ... . For X-jitter (independent between rows,
+    AR(1) along the scan) A = 1.5 s_x^2, A1 = 1.5 s_x^2 phi_x: ``jitter_x`` = s_x (the
+    stationary standard deviation, px) and ``jitter_phi_x``. Per row, e_i = sum diff f_y /
+    sum f_y^2 estimates dy_i - (dy_i-1 + dy_i+1)/2 of the Y-jitter lines, whose variance (less
+    the noise's) is s_y^2 (1 - phi)(3 - phi) / 2 for an AR(1) series, and whose lag-1
+    autocorrelation gives phi_y: ``jitter_y`` (px), ``jitter_phi_y``. ``fast_scan``: the
+    lag-1 correlation along x minus along y of the high-passed image (about 0 for white
+    noise, positive when the detector's response smears the noise along the fast axis)."""
     x = np.asarray(x, dtype=np.float64)
     c = x[1:-1, 1:-1]
     up, dn = x[:-2, 1:-1], x[2:, 1:-1]
@@ -172,19 +181,27 @@ def scan_distortions(x: np.ndarray, noise_var: float) -> dict:
     fy = 0.5 * (dn - up)
     fx = 0.5 * (x[1:-1, 2:] - x[1:-1, :-2])
     X = np.stack([fx.ravel() ** 2, fy.ravel() ** 2, np.ones(fx.size)], axis=1)
-    A, B, C = np.linalg.lstsq(X, diff.ravel() ** 2, rcond=None)[0]
-    jx = math.sqrt(max(A, 0.0) / 1.5)
+    A = np.linalg.lstsq(X, diff.ravel() ** 2, rcond=None)[0][0]
+    X1 = np.stack([(fx[:, 1:] * fx[:, :-1]).ravel(), (fy[:, 1:] * fy[:, :-1]).ravel(), np.ones(fx[:, 1:].size)], axis=1)
+    A1 = np.linalg.lstsq(X1, (diff[:, 1:] * diff[:, :-1]).ravel(), rcond=None)[0][0]
     w = (fy * fy).sum(axis=1)
-    e = np.where(w > 0, (diff * fy).sum(axis=1) / np.where(w > 0, w, 1.0), 0.0)
-    e_noise = float(np.mean(np.where(w > 0, 1.5 * noise_var / np.where(w > 0, w, 1.0), 0.0)))
-    phi = float(np.clip(row_statistics(x)["row_shift_phi"], 0.0, 0.9))
+    safe = np.where(w > 0, w, 1.0)
+    e = np.where(w > 0, (diff * fy).sum(axis=1) / safe, 0.0)
+    e = e - e.mean()
+    e_noise = float(np.mean(np.where(w > 0, 1.5 * noise_var / safe, 0.0)))
     vy = max(float(np.var(e)) - e_noise, 0.0)
-    jy = math.sqrt(vy / (0.5 * (1 - phi) * (3 - phi)))
-    d = 0.5 * (x[:-1, :-1] - x[1:, :-1] - x[:-1, 1:] + x[1:, 1:])
+    phi_y = _phi_from_r1(float((e[1:] * e[:-1]).mean()) / vy) if vy > 0 else 0.0
+    d = _highpass(x)
     d = d - d.mean()
     dd = float((d * d).sum()) or 1.0
     aniso = float((d[:, 1:] * d[:, :-1]).sum() - (d[1:] * d[:-1]).sum()) / dd
-    return {"jitter_x": jx, "jitter_y": jy, "fast_scan": aniso}
+    return {
+        "jitter_x": math.sqrt(max(A, 0.0) / 1.5),
+        "jitter_phi_x": float(np.clip(A1 / A, 0.0, 0.99)) if A > 0 else 0.0,
+        "jitter_y": math.sqrt(vy / (0.5 * (1 - phi_y) * (3 - phi_y))),
+        "jitter_phi_y": phi_y,
+        "fast_scan": aniso,
+    }
 
 
 def image_stats(x: np.ndarray) -> dict:

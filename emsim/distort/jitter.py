@@ -45,13 +45,16 @@ from .effect import Context, Effect, field_rng, new_seed
 @dataclasses.dataclass(frozen=True)
 class JitterConfig:
     """p: occurrence; p_x / p_y: X-only / Y-only given occurrence (the rest is XY);
-    sigma (A), phi: ranges of eq. 41 (both directions); clip_sigmas: see module docstring."""
+    sigma (A), phi: ranges of eq. 41 (both directions, the paper's); sigma_y: if set, the
+    Y-jitter's own sigma range (a calibrated scan, ``emsim calibrate``); clip_sigmas: see
+    module docstring."""
 
     p: float = 0.9
     p_x: float = 0.25
     p_y: float = 0.25
     sigma: Range = (0.0025, 0.8)
     phi: Range = (0.0, 0.7)
+    sigma_y: Range | None = None
     clip_sigmas: float = 5.0
 
     def __post_init__(self):
@@ -61,6 +64,8 @@ class JitterConfig:
         if self.p_x + self.p_y > 1.0 + 1e-12:
             raise ConfigError(f"jitter.p_x + jitter.p_y = {self.p_x + self.p_y} exceeds 1")
         check_range("jitter.sigma", self.sigma, 0.0, 1e3)
+        if self.sigma_y is not None:
+            check_range("jitter.sigma_y", self.sigma_y, 0.0, 1e3)
         check_range("jitter.phi", self.phi, 0.0, 0.99)
         if not 1.0 <= self.clip_sigmas <= 100.0:
             raise ConfigError(f"jitter.clip_sigmas = {self.clip_sigmas} must lie in [1, 100]")
@@ -70,7 +75,7 @@ class JitterConfig:
         """Largest displacement (A) the clipped series can reach."""
         if self.p == 0:
             return 0.0
-        return self.clip_sigmas * self.sigma[1] / math.sqrt(1.0 - self.phi[1] ** 2)
+        return self.clip_sigmas * max(self.sigma[1], (self.sigma_y or self.sigma)[1]) / math.sqrt(1.0 - self.phi[1] ** 2)
 
 
 @numba.njit(cache=True)
@@ -102,7 +107,7 @@ def sample_params(rng: np.random.Generator, config: JitterConfig, ctx: Context) 
     if "x" in kind:
         rec.update(sigma_x=uniform(rng, config.sigma), phi_x=uniform(rng, config.phi))
     if "y" in kind:
-        rec.update(sigma_y=uniform(rng, config.sigma), phi_y=uniform(rng, config.phi))
+        rec.update(sigma_y=uniform(rng, config.sigma if config.sigma_y is None else config.sigma_y), phi_y=uniform(rng, config.phi))
     rec["seed"] = new_seed(rng)
     return rec
 
