@@ -32,16 +32,17 @@ def _human(n: float) -> str:
 @click.option("--task", type=click.Choice(["restore", "sr"]), default=None, help="restore (x, y on one grid) or sr (x an LR scan of y's field).")
 @click.option("--scale", type=int, default=None, help="SR factor s: x is (H/s, W/s) (default 4).")
 @click.option("--sr-mode", type=click.Choice(["scan", "paired"]), default=None, help="SR pairs: LR scan of the field, or LR field + misregistered HR sub-region.")
+@click.option("--truth", default="", help="Ground truth to store beside the pairs, comma-separated: columns, masks, displacement, counts.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store made with another config or seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(modality, n, out, size, resolution, seed, workers, shard_size, config_file, scheduler, dtype, task, scale, sr_mode, overwrite, quiet):
+def generate(modality, n, out, size, resolution, seed, workers, shard_size, config_file, scheduler, dtype, task, scale, sr_mode, truth, overwrite, quiet):
     """Generate N deterministic (distorted, clean) pairs into the store OUT.
 
     Re-running the same command resumes an interrupted run (only missing shards are made).
     """
     sr = {k: v for k, v in (("scale", scale), ("mode", sr_mode)) if v is not None}
     config = resolve_config(config_file, modality=modality, resolution=resolution, shape=size, task=task, sr=sr or None)
-    s = run_generate(out, n, config, seed=seed, workers=workers, shard_size=shard_size, dtype=dtype, scheduler=scheduler, overwrite=overwrite, progress=not quiet)
+    s = run_generate(out, n, config, seed=seed, workers=workers, shard_size=shard_size, dtype=dtype, scheduler=scheduler, overwrite=overwrite, progress=not quiet, truth=truth)
     resumed = f" ({s.skipped} already present)" if s.skipped else ""
     click.echo(f"{s.pairs} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.2f} pairs/s){resumed}; store {out}: {_human(s.bytes)}")
     if s.stage_seconds and s.pairs:

@@ -29,6 +29,7 @@ from .._version import __version__
 from . import store
 from ..config import config_hash, to_dict
 from ..errors import EmsimError
+from ..pairs.truth import check_truth
 
 SAMPLER = "emsim.pairs:SAMPLER"
 DTYPES = ("float32", "float16")
@@ -58,10 +59,10 @@ def run_shard(path: str, spec: store.StoreSpec, shard: int, config_dict: dict, s
     make = _load_sampler(sampler)
     config = make.config_from_dict(config_dict)
     start, stop = spec.shard_range(shard)
-    cols: dict[str, list] = {k: [] for k in ("x", "y", *store.SCALARS)}
+    cols: dict[str, list] = {k: [] for k in ("x", "y", *store.SCALARS, *spec.truth)}
     stages: dict[str, float] = {}
     for index in range(start, stop):
-        pair = make(spec.seed, index, config)
+        pair = make(spec.seed, index, config, spec.truth) if spec.truth else make(spec.seed, index, config)
         if pair.x.shape != spec.shape_x or pair.y.shape != spec.shape_y:
             raise RuntimeError(f"sample {index} has shapes {pair.x.shape}, {pair.y.shape}, expected {spec.shape_x}, {spec.shape_y}")
         cols["x"].append(pair.x)
@@ -71,10 +72,12 @@ def run_shard(path: str, spec: store.StoreSpec, shard: int, config_dict: dict, s
         cols["modality"].append(pair.modality)
         cols["resolution"].append(pair.resolution)
         cols["records"].append(json.dumps(pair.record, sort_keys=True, separators=(",", ":")))
+        for name in spec.truth:
+            cols[name].append(pair.truth[name])
         for k, v in pair.timings.items():
             stages[k] = stages.get(k, 0.0) + v
     t = time.perf_counter()
-    entry = store.write_shard(store.open_group(path, "r+"), spec, shard, {k: (np.stack(v) if k in ("x", "y") else v) for k, v in cols.items()})
+    entry = store.write_shard(store.open_group(path, "r+"), spec, shard, {k: (v if k in (*store.SCALARS, "columns") else np.stack(v)) for k, v in cols.items()})
     stages["write"] = time.perf_counter() - t
     return {**entry, "stages": stages}
 
@@ -92,7 +95,7 @@ def _check_output(path: str) -> None:
         raise EmsimError(f"cannot write {path}: permission denied")
 
 
-def prepare(path: str, n: int, config, seed: int, shard_size: int, dtype: str, overwrite: bool, sampler: str = SAMPLER):
+def prepare(path: str, n: int, config, seed: int, shard_size: int, dtype: str, overwrite: bool, sampler: str = SAMPLER, truth=()):
     """Validate the request and create (or reopen, for a resume) the store.
     Returns (spec, done shards). Raises EmsimError before writing anything on bad input."""
     if n <= 0:
@@ -106,7 +109,10 @@ def prepare(path: str, n: int, config, seed: int, shard_size: int, dtype: str, o
     _check_output(path)
     make = _load_sampler(sampler)
     shape_x, shape_y = make.output_shapes(config)
-    spec = store.StoreSpec(n, shape_x, shape_y, min(shard_size, n), dtype, int(seed), config_hash(config))
+    truth = check_truth(truth)
+    if truth and getattr(config, "task", None) == "sr" and config.sr.mode == "paired" and {"columns", "masks"} & set(truth):
+        raise EmsimError("columns and masks truth are not available for paired SR acquisitions (the HR field is rotated)")
+    spec = store.StoreSpec(n, shape_x, shape_y, min(shard_size, n), dtype, int(seed), config_hash(config), truth)
     if store.exists(path) and not overwrite:
         attrs = store.read_attrs(path)
         if store.old_format(attrs):
@@ -145,8 +151,10 @@ def generate(
     overwrite: bool = False,
     progress: bool = True,
     sampler: str = SAMPLER,
+    truth=(),
 ) -> Summary:
-    """Generate ``n`` pairs into the zarr store at ``path`` (see module docstring)."""
+    """Generate ``n`` pairs into the zarr store at ``path`` (see module docstring); ``truth``:
+    ground-truth channels stored beside the pairs (``emsim.pairs.truth.TRUTH``)."""
     path = str(path)
     if not (scheduler in ("local", "dask-local") or scheduler.startswith("tcp://")):
         raise EmsimError(f"unknown scheduler {scheduler!r} (use local, dask-local or tcp://HOST:PORT)")
@@ -154,7 +162,7 @@ def generate(
     if workers < 1:
         raise EmsimError(f"--workers must be positive, got {workers}")
     fresh = "://" not in path and not Path(path).exists()
-    spec, done = prepare(path, n, config, seed, shard_size, dtype, overwrite, sampler)
+    spec, done = prepare(path, n, config, seed, shard_size, dtype, overwrite, sampler, truth)
     todo = [s for s in range(spec.n_shards) if s not in done]
     skipped = sum(e["count"] for e in done.values())
     config_dict = to_dict(config)

@@ -10,6 +10,16 @@ Layout of a store (a zarr v3 group at any path or URL zarr + fsspec accept):
     records       (n,) str: JSON record of everything drawn for the sample
     manifest      (n_shards,) str: JSON entry per completed shard (start, count, sha256)
 
+Ground truth (``emsim generate --truth``, ``emsim.pairs.truth``), when requested:
+
+    masks         (n, H, W) uint8 (on y's grid)
+    displacement  (n, 2, H, W) float32, A (on x's grid)
+    counts        (n, H, W) float32, expected electrons per pixel (on x's grid)
+    columns/s{shard}/  per shard, ragged per-sample float32 tables: ``atoms`` (N, 5: x, y A, col,
+                  row px, Z), ``columns`` (C, 6: x, y A, col, row px, height, scs),
+                  ``species`` (S, 3: column index, Z, count), each with ``*_offsets``
+                  (K + 1,) into it, and ``linear_tone`` (K,); read with ``truth(group, i)``
+
 Every per-sample array has K samples per shard/chunk, so a task that owns shard s writes
 whole shards only (two writers touching one zarr shard would lose data). The manifest
 entry of a shard is written last, so a shard without an entry is incomplete and is
@@ -34,6 +44,13 @@ from ..errors import EmsimError
 #    their random fields (replayable); stores of format 1 are readable, not resumable.
 FORMAT_VERSION = 2
 SCALARS = ("pixel_size", "dose", "modality", "resolution", "records")
+# per-sample truth arrays: (shape, dtype) from the spec
+TRUTH_ARRAYS = {
+    "masks": lambda spec: (spec.shape_y, "uint8"),
+    "displacement": lambda spec: ((2, *spec.shape_x), "float32"),
+    "counts": lambda spec: (spec.shape_x, "float32"),
+}
+TABLES = ("atoms", "columns", "species")
 
 
 
@@ -48,6 +65,7 @@ class StoreSpec:
     dtype: str
     seed: int
     config_hash: str
+    truth: tuple[str, ...] = ()
 
     @property
     def n_shards(self) -> int:
@@ -87,8 +105,12 @@ def create(path: str, spec: StoreSpec, attrs: dict) -> None:
     zarr = _zarr()
     g = zarr.open_group(str(path), mode="w")
     K = spec.shard_size
-    for name, shape in (("x", spec.shape_x), ("y", spec.shape_y)):
-        g.create_array(name, shape=(spec.n, *shape), chunks=(1, *shape), shards=(K, *shape), dtype=spec.dtype, fill_value=np.nan)
+    per_sample = {"x": (spec.shape_x, spec.dtype), "y": (spec.shape_y, spec.dtype)}
+    for name in ("masks", "displacement", "counts"):
+        if name in spec.truth:
+            per_sample[name] = TRUTH_ARRAYS[name](spec)
+    for name, (shape, dtype) in per_sample.items():
+        g.create_array(name, shape=(spec.n, *shape), chunks=(1, *shape), shards=(K, *shape), dtype=dtype, fill_value=0 if dtype == "uint8" else np.nan)
     for name in ("pixel_size", "dose"):
         g.create_array(name, shape=(spec.n,), chunks=(K,), dtype="float64", fill_value=np.nan)
     for name in ("modality", "resolution", "records"):
@@ -99,7 +121,7 @@ def create(path: str, spec: StoreSpec, attrs: dict) -> None:
 
 def _spec_attrs(spec: StoreSpec) -> dict:
     d = dataclasses.asdict(spec)
-    d["shape_x"], d["shape_y"] = list(spec.shape_x), list(spec.shape_y)
+    d["shape_x"], d["shape_y"], d["truth"] = list(spec.shape_x), list(spec.shape_y), list(spec.truth)
     return d
 
 
@@ -122,8 +144,9 @@ def old_format(attrs: dict) -> str | None:
 
 def spec_of(attrs: dict) -> StoreSpec:
     fields = {f.name for f in dataclasses.fields(StoreSpec)}
-    d = {k: attrs[k] for k in fields}
+    d = {k: attrs[k] for k in fields if k in attrs}  # format 1 stores have no truth
     d["shape_x"], d["shape_y"] = tuple(d["shape_x"]), tuple(d["shape_y"])
+    d["truth"] = tuple(d.get("truth", ()))
     return StoreSpec(**d)
 
 
@@ -136,19 +159,45 @@ def mismatch(existing: StoreSpec, wanted: StoreSpec) -> str | None:
     return None
 
 
-def shard_checksum(x: np.ndarray, y: np.ndarray, records: list[str]) -> str:
-    """SHA-256 of a shard's data as stored (x, y bytes and the JSON records)."""
+def shard_checksum(x: np.ndarray, y: np.ndarray, records: list[str], truth: dict | None = None) -> str:
+    """SHA-256 of a shard's data as stored (x, y bytes, the JSON records and the truth
+    arrays, in name order)."""
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(x).tobytes())
     h.update(np.ascontiguousarray(y).tobytes())
     for r in records:
         h.update(r.encode())
         h.update(b"\n")
+    for name in sorted(truth or {}):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(truth[name]).tobytes())
     return h.hexdigest()
 
 
+def _ragged(tables: list[dict]) -> dict[str, np.ndarray]:
+    """Per-sample column tables of a shard as flat arrays with offsets."""
+    out: dict[str, np.ndarray] = {}
+    for name in TABLES:
+        parts = [np.asarray(t[name], dtype=np.float32) for t in tables]
+        out[name] = np.concatenate(parts)
+        out[f"{name}_offsets"] = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    out["linear_tone"] = np.array([t["linear_tone"] for t in tables], dtype=np.float32)
+    return out
+
+
+def _shard_truth(group, spec: StoreSpec, shard: int) -> dict[str, np.ndarray]:
+    """The truth arrays of a stored shard (as ``write_shard`` checksums them)."""
+    start, stop = spec.shard_range(shard)
+    out = {name: group[name][start:stop] for name in TRUTH_ARRAYS if name in spec.truth}
+    if "columns" in spec.truth:
+        sub = group[f"columns/s{shard}"]
+        out.update({f"columns/{k}": sub[k][:] for k in (*TABLES, *(f"{t}_offsets" for t in TABLES), "linear_tone")})
+    return out
+
+
 def write_shard(group, spec: StoreSpec, shard: int, columns: dict[str, Any]) -> dict:
-    """Write one whole shard (x, y and the per-sample arrays), then its manifest entry."""
+    """Write one whole shard (x, y, the per-sample arrays and the truth), then its manifest
+    entry."""
     start, stop = spec.shard_range(shard)
     x = np.asarray(columns["x"], dtype=spec.dtype)
     y = np.asarray(columns["y"], dtype=spec.dtype)
@@ -159,9 +208,44 @@ def write_shard(group, spec: StoreSpec, shard: int, columns: dict[str, Any]) -> 
     for name in SCALARS:
         values = columns[name]
         group[name][start:stop] = np.asarray(values, dtype=object if name in ("modality", "resolution", "records") else "float64")
-    entry = {"shard": shard, "start": start, "count": stop - start, "sha256": shard_checksum(x, y, list(columns["records"]))}
+    truth = {}
+    for name in TRUTH_ARRAYS:
+        if name in spec.truth:
+            truth[name] = np.asarray(columns[name], dtype=TRUTH_ARRAYS[name](spec)[1])
+            group[name][start:stop] = truth[name]
+    if "columns" in spec.truth:
+        tables = _ragged(columns["columns"])
+        sub = group.require_group(f"columns/s{shard}")
+        for k, v in tables.items():
+            sub.create_array(k, shape=v.shape, dtype=v.dtype, overwrite=True)[...] = v
+            truth[f"columns/{k}"] = v
+    entry = {"shard": shard, "start": start, "count": stop - start, "sha256": shard_checksum(x, y, list(columns["records"]), truth)}
     group["manifest"][shard : shard + 1] = np.array([json.dumps(entry, sort_keys=True)], dtype=object)
     return entry
+
+
+def truth(group, index: int, names=None) -> dict:
+    """The stored ground truth of sample ``index`` (``names``: a subset; default all the
+    store holds): masks, displacement, counts arrays and, for columns, the sample's
+    ``atoms``, ``columns``, ``species`` tables and ``linear_tone``."""
+    spec = spec_of(dict(group.attrs)["emsim"])
+    names = spec.truth if names is None else tuple(names)
+    missing = sorted(set(names) - set(spec.truth))
+    if missing:
+        raise EmsimError(f"the store holds no {', '.join(missing)} truth (it has: {', '.join(spec.truth) or 'none'}; generate with --truth)")
+    i = int(index)
+    out = {name: group[name][i] for name in names if name in TRUTH_ARRAYS}
+    if "columns" in names:
+        shard = i // spec.shard_size
+        k = i - shard * spec.shard_size
+        sub = group[f"columns/s{shard}"]
+        tab = {}
+        for t in TABLES:
+            a, b = sub[f"{t}_offsets"][k : k + 2]
+            tab[t] = sub[t][int(a) : int(b)]
+        tab["linear_tone"] = float(sub["linear_tone"][k])
+        out["columns"] = tab
+    return out
 
 
 def manifest(group) -> dict[int, dict]:
@@ -185,7 +269,7 @@ def verify(path: str) -> dict[int, str]:
             bad[shard] = "manifest entry does not match the shard layout"
             continue
         try:
-            got = shard_checksum(g["x"][start:stop], g["y"][start:stop], list(g["records"][start:stop]))
+            got = shard_checksum(g["x"][start:stop], g["y"][start:stop], list(g["records"][start:stop]), _shard_truth(g, spec, shard))
         except Exception as e:  # unreadable (e.g. truncated) shard
             bad[shard] = f"unreadable: {type(e).__name__}"
             continue
@@ -235,6 +319,7 @@ def describe(path: str, verify_checksums: bool = False, sample: int = 256) -> di
         "created": attrs.get("created"),
         "emsim_version": attrs.get("emsim_version"),
         "format": attrs["format"],
+        "truth": list(spec.truth),
         "old_format": old_format(attrs),
         "config": attrs.get("config"),
     }

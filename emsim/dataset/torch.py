@@ -9,7 +9,11 @@
 - ``StreamSampler``: endless, resumable, rank-strided shuffled stream of (item, position).
 
 Map-style datasets accept an index or the (index, position) items of ``StreamSampler``.
-All return float32 tensors of shape 1 x H x W (x, y), optionally with the record.
+All return float32 tensors of shape 1 x H x W (x, y); ``ZarrPairs`` and ``SimulatedPairs``
+add, on request, a dict of ground truth (``truth=("masks", "counts", ...)``, see
+``emsim.pairs.truth``: masks (H, W) uint8, displacement (2, H, W), counts (1, H, W), columns
+a dict of tables) and the record. ``collate`` batches such items (the ragged column
+tables as lists).
 """
 
 from __future__ import annotations
@@ -24,12 +28,37 @@ from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 from ..errors import EmsimError
 from ..pairs import PairConfig, make_pair
 from ..pairs.lronly import LROnlyPairs
+from ..pairs.truth import check_truth
 from . import store
 
 
 def tensor(a: np.ndarray) -> torch.Tensor:
     """A 2D array as a float32 tensor 1 x H x W."""
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
+
+
+def truth_tensors(truth: dict) -> dict:
+    """A sample's ground truth as tensors (columns: a dict of tensors per table)."""
+    out = {}
+    for k, v in truth.items():
+        if k == "columns":
+            out[k] = {t: torch.as_tensor(np.asarray(a)) for t, a in v.items()}
+        elif k == "counts":
+            out[k] = tensor(v)
+        else:
+            out[k] = torch.from_numpy(np.ascontiguousarray(v))
+    return out
+
+
+def collate(batch):
+    """``default_collate``, except that ragged column tables stay a list per sample."""
+    from torch.utils.data import default_collate
+
+    cols = [b[2].pop("columns") for b in batch if len(b) > 2 and isinstance(b[2], dict) and "columns" in b[2]]
+    out = default_collate(batch)
+    if cols:
+        out[2]["columns"] = cols
+    return out
 
 
 def _index(item) -> int:
@@ -45,9 +74,13 @@ class ZarrPairs(Dataset):
     JSON record (a dict) as a third element; ``transform(x, y)`` is applied to the tensors.
     """
 
-    def __init__(self, path, indices=None, with_record: bool = False, transform=None):
+    def __init__(self, path, indices=None, with_record: bool = False, transform=None, truth=()):
         self.path = str(path)
         self.spec = store.spec_of(store.read_attrs(self.path))
+        self.truth = tuple(truth)
+        missing = sorted(set(self.truth) - set(self.spec.truth))
+        if missing:
+            raise EmsimError(f"{self.path} holds no {', '.join(missing)} truth (it has: {', '.join(self.spec.truth) or 'none'})")
         self.indices = store.complete_indices(self.path) if indices is None else np.asarray(indices, dtype=np.int64)
         self.with_record = with_record
         self.transform = transform
@@ -69,9 +102,12 @@ class ZarrPairs(Dataset):
         x, y = tensor(g["x"][k]), tensor(g["y"][k])
         if self.transform is not None:
             x, y = self.transform(x, y)
+        out = (x, y)
+        if self.truth:
+            out += (truth_tensors(store.truth(g, k, self.truth)),)
         if self.with_record:
-            return x, y, store.read_record(g, k)
-        return x, y
+            out += (store.read_record(g, k),)
+        return out
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -92,8 +128,9 @@ class SimulatedPairs(IterableDataset):
     consumed (the trainer does) so ``state_dict`` knows the position.
     """
 
-    def __init__(self, seed: int, config=None, length: int | None = None, *, start: int = 0, batch_size: int = 1, rank: int | None = None, world_size: int | None = None, with_record: bool = False):
+    def __init__(self, seed: int, config=None, length: int | None = None, *, start: int = 0, batch_size: int = 1, rank: int | None = None, world_size: int | None = None, with_record: bool = False, truth=()):
         self.seed, self.config, self.length = int(seed), config or PairConfig(), length
+        self.truth = check_truth(truth)
         self.start, self.batch_size, self.with_record = int(start), max(1, int(batch_size)), with_record
         if rank is None or world_size is None:
             dist = torch.distributed
@@ -113,9 +150,11 @@ class SimulatedPairs(IterableDataset):
         p = self.position
         while self.length is None or p < self.length:
             if (p // B) % nw == wid:
-                pair = make_pair(self.seed, self.index_at(p), self.config)
-                x, y = tensor(pair.x), tensor(pair.y)
-                yield (x, y, pair.record) if self.with_record else (x, y)
+                pair = make_pair(self.seed, self.index_at(p), self.config, self.truth)
+                out = (tensor(pair.x), tensor(pair.y))
+                if self.truth:
+                    out += (truth_tensors(pair.truth),)
+                yield out + (pair.record,) if self.with_record else out
                 p += 1
             else:  # skip to this worker's next block
                 p = (p // B + 1) * B

@@ -74,7 +74,7 @@ __all__ = [
     "MtfConfig", "ShotNoiseConfig", "FixedPatternConfig", "DarkCurrentConfig", "ThermalConfig", "FlickerConfig",
     "ResetConfig", "BlackPixelConfig", "ZingerConfig", "ClipConfig", "QuantiseConfig",
     "JitterConfig", "DetectorConfig", "FastScanConfig", "RowLineConfig", "InterpolationConfig",
-    "BlurConfig", "AnnotationConfig", "CropConfig", "CHAINS", "POST", "Context", "Effect",
+    "BlurConfig", "AnnotationConfig", "CropConfig", "CHAINS", "COUNTING", "POST", "Context", "Effect",
     "distort", "sample", "replay", "max_displacement", "all_off",
 ]  # fmt: skip
 
@@ -158,6 +158,7 @@ CHAINS: dict[str, tuple[Effect, ...]] = {
     "sem": SCAN_CHAIN,
 }
 POST = (INTERPOLATION, BLUR, ANNOTATIONS, CROP)
+COUNTING = {"tem": SHOT_NOISE.name, "stem": DETECTOR.name, "sem": DETECTOR.name}  # where electrons are counted
 
 
 def _effects(config: DistortionConfig, modality: str):
@@ -201,11 +202,13 @@ def sample(seed: int, clean: np.ndarray, modality: str, pixel_size: float, confi
     return record
 
 
-def replay(clean, record: dict, resample=None):
+def replay(clean, record: dict, resample=None, before: dict | None = None):
     """Apply the distortions of ``record`` to a clean image: (x, y, record with the values
     the effects derived from this image). Onto the image the record was drawn for, x and y
     are bit for bit those of ``distort``; onto another, the noise fields, scan path and
-    artefacts are the same. A record with exact jitter needs ``resample`` for that field."""
+    artefacts are the same. A record with exact jitter needs ``resample`` for that field.
+    ``before``: a dict whose keys name effects; each gets the image x just before that
+    effect's place in the chain (whether it occurred or not)."""
     modality = record.get("modality") if isinstance(record, dict) else None
     if modality not in MODALITIES or "dose" not in record:
         raise EmsimError("not a distortion record (a pair's record['distortions'])")
@@ -213,14 +216,16 @@ def replay(clean, record: dict, resample=None):
     jit = record.get("jitter")
     if jit and jit.get("method") == "exact" and resample is None:
         raise EmsimError("this record's scan jitter was evaluated exactly: pass resample= (the field at displaced probes; emsim.pairs.clean_image gives it)")
-    return _apply(clean, record, resample)
+    return _apply(clean, record, resample, before)
 
 
-def _apply(clean: np.ndarray, record: dict, resample):
+def _apply(clean: np.ndarray, record: dict, resample, before: dict | None = None):
     ctx = Context(clean.shape, pixel_size=float(record["pixel_size"]), alpha=float(record["dose"]["alpha"]), resample=resample)
     out = dict(record)
     x = y = clean  # a private float32 copy (_check)
     for effect in CHAINS[record["modality"]] + POST:
+        if before is not None and effect.name in before:
+            before[effect.name] = np.array(x, dtype=np.float32)
         params = record.get(effect.name)
         if params is not None:
             ctx.notes = {}
@@ -231,10 +236,11 @@ def _apply(clean: np.ndarray, record: dict, resample):
     return x, y, jsonable(out)
 
 
-def distort(clean, modality: str, pixel_size: float, rng, config: DistortionConfig | None = None, resample=None):
+def distort(clean, modality: str, pixel_size: float, rng, config: DistortionConfig | None = None, resample=None, before: dict | None = None):
     """Distort a clean image; returns (x, y, record). ``rng``: a Generator (one seed is drawn
-    from it) or the distortion seed itself. See the module docstring."""
+    from it) or the distortion seed itself; ``before``: as for ``replay``. See the module
+    docstring."""
     clean = _check(clean, modality, pixel_size, config, resample)
     config = DistortionConfig() if config is None else config
     seed = int(rng) if isinstance(rng, (int, np.integer)) else new_seed(rng)
-    return _apply(clean, sample(seed, clean, modality, float(pixel_size), config), resample)
+    return _apply(clean, sample(seed, clean, modality, float(pixel_size), config), resample, before)

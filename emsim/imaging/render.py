@@ -50,6 +50,7 @@ _NS_PER_PIXEL = 4.0
 _NS_PER_ROW = 15.0
 _NS_PER_DEPOSIT = 115.0
 _NS_PER_FFT_UNIT = 0.17
+_NS_PLANNING = 2e6  # what the split search of one species costs (~1-2 ms, measured)
 
 
 # --------------------------------------------------------------------------- profile geometry
@@ -260,6 +261,8 @@ def _plan_species(model: AtomModel, pixel_size: float, n_atoms: int, shape, allo
         return n_atoms * (min(math.pi * rho * rho, area) * _NS_PER_PIXEL + min(2 * rho + 1, shape[0]) * _NS_PER_ROW)
 
     best_cost = splat_cost(r_cut)
+    if best_cost < _NS_PLANNING:  # searching for a split would cost more than it could save
+        return plan
     for os in (1, 2, 3):
         m0, m1 = _fft_shape((os * shape[0], os * shape[1]), os * r_cut)
         fixed = 2 * m0 * m1 * math.log2(m0 * m1) * _NS_PER_FFT_UNIT + n_atoms * _NS_PER_DEPOSIT

@@ -39,6 +39,7 @@ class Pair:
     y: np.ndarray
     record: dict
     timings: dict  # seconds per stage (not part of the record: it is not deterministic)
+    truth: dict = dataclasses.field(default_factory=dict)  # requested ground truth (emsim.pairs.truth)
 
     @property
     def modality(self) -> str:
@@ -61,13 +62,16 @@ class Pair:
 class CleanImage:
     """The distortions' input: tone-mapped ``image`` (full scale 1) at ``pixel_size`` A,
     ``resample(dx, dy)`` (the same field at displaced probes, or None: cubic interpolation
-    stands in), and the ``record`` of what was drawn for it."""
+    stands in), the ``record`` of what was drawn for it, and for HR images the
+    ``specimen`` and its atom ``models`` (for ground truth)."""
 
     image: np.ndarray
     pixel_size: float
     resample: Callable | None
     record: dict
     timings: dict
+    specimen: object = None
+    models: dict | None = None
 
 
 def stage_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
@@ -118,7 +122,7 @@ def clean_image(seed: int, index: int, config, rngs: dict | None = None, redraws
     timings: dict[str, float] = {}
     t = time.perf_counter()
     record: dict = {"resolution": draw_resolution(rngs["kind"], config)}
-    renderer = None
+    renderer = specimen = models = None
     if record["resolution"] == "hr":
         d_ext = max_displacement(config.distort)
         specimen, models, parts = hr_specimen(rngs, config, config.shape, d_ext)
@@ -140,7 +144,7 @@ def clean_image(seed: int, index: int, config, rngs: dict | None = None, redraws
     if renderer is not None and config.exact_jitter:
         resample = tone_resample(renderer, record["tone_map"], pixel_size, config.shape)
     timings["tone"] = time.perf_counter() - t
-    return CleanImage(image, pixel_size, resample, record, timings)
+    return CleanImage(image, pixel_size, resample, record, timings, specimen, models)
 
 
 def degeneracy(clean: np.ndarray, x: np.ndarray, y: np.ndarray, std_mean) -> str | None:

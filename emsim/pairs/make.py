@@ -18,27 +18,33 @@ import time
 import numpy as np
 
 from ..config import from_dict
-from ..distort import distort
+from ..distort import COUNTING, distort
 from ..distort import replay as replay_distortions
 from ..distort.effect import new_seed
 from ..errors import EmsimError
 from .clean import CleanImage, Pair, clean_image, stage_rngs, with_redraws
 from .config import PairConfig, output_shapes
 from .sr import make_sr_pair
+from .truth import check_truth, ground_truth
 
 
-def make_pair(seed: int, index: int, config: PairConfig = PairConfig()) -> Pair:
-    """Sample ``index`` of the dataset with ``seed`` and ``config`` (pure function)."""
+def make_pair(seed: int, index: int, config: PairConfig = PairConfig(), truth=()) -> Pair:
+    """Sample ``index`` of the dataset with ``seed`` and ``config`` (pure function);
+    ``truth``: ground-truth channels to add (``emsim.pairs.truth.TRUTH``), in ``pair.truth``."""
+    truth = check_truth(truth)
     if config.task == "sr":
-        return make_sr_pair(seed, index, config)
+        return make_sr_pair(seed, index, config, truth)
     rngs = stage_rngs(seed, index)
 
     def attempt():
         clean = clean_image(seed, index, config, rngs)
         t = time.perf_counter()
-        x, y, distortions = distort(clean.image, config.modality, clean.pixel_size, new_seed(rngs["distort"]), config.distort, resample=clean.resample)
+        before = {COUNTING[config.modality]: None} if "counts" in truth else None
+        x, y, distortions = distort(clean.image, config.modality, clean.pixel_size, new_seed(rngs["distort"]), config.distort, resample=clean.resample, before=before)
         record = {"seed": int(seed), "index": int(index), "modality": config.modality, **clean.record, "distortions": distortions}
-        return Pair(x, y, record, {**clean.timings, "distort": time.perf_counter() - t}), clean.image
+        pair = Pair(x, y, record, {**clean.timings, "distort": time.perf_counter() - t})
+        pair.truth = ground_truth(truth, clean.specimen, clean.models, record, config.shape, clean.pixel_size, distortions, before)
+        return pair, clean.image
 
     return with_redraws(attempt, config.tone_map.std_mean_ratio, f"sample {index} of seed {seed}")
 
@@ -61,8 +67,8 @@ class PairSampler:
 
     config_class = PairConfig
 
-    def __call__(self, seed: int, index: int, config: PairConfig) -> Pair:
-        return make_pair(seed, index, config)
+    def __call__(self, seed: int, index: int, config: PairConfig, truth=()) -> Pair:
+        return make_pair(seed, index, config, truth)
 
     @staticmethod
     def config_from_dict(d: dict) -> PairConfig:

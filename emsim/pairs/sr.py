@@ -29,13 +29,14 @@ import time
 import numpy as np
 
 from ..config import uniform
-from ..distort import distort, max_displacement
+from ..distort import COUNTING, distort, max_displacement
 from ..errors import EmsimError
 from ..imaging.render import Renderer
 from ..imaging.tonemap import apply_tone_map, tone_map
 from ..scenes import generate_scene
 from .clean import Pair, draw_resolution, hr_specimen, stage_rngs, tone_resample, with_redraws
 from .config import SRConfig, output_shapes
+from .truth import ground_truth
 
 
 def _sr_distortion(config):
@@ -50,15 +51,18 @@ def _sr_distortion(config):
     return dataclasses.replace(config.distort, post=post)
 
 
-def make_sr_pair(seed: int, index: int, config) -> Pair:
+def make_sr_pair(seed: int, index: int, config, truth=()) -> Pair:
     """SR sample ``index`` (pure function of seed, index, config); x is the LR input.
-    Degenerate draws are redrawn as for restoration pairs (``clean.with_redraws``)."""
+    Degenerate draws are redrawn as for restoration pairs (``clean.with_redraws``).
+    ``truth``: as for ``make_pair`` (columns and masks on the HR grid; scan mode only)."""
+    if config.sr.mode == "paired" and set(truth) & {"columns", "masks"}:
+        raise EmsimError("columns and masks truth are not available for paired SR acquisitions (the HR field is rotated)")
     rngs = stage_rngs(seed, index)
     extra_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(int(index), 99))))
-    return with_redraws(lambda: _attempt(seed, index, config, rngs, extra_rng), config.tone_map.std_mean_ratio, f"SR sample {index} of seed {seed}")
+    return with_redraws(lambda: _attempt(seed, index, config, rngs, extra_rng, truth), config.tone_map.std_mean_ratio, f"SR sample {index} of seed {seed}")
 
 
-def _attempt(seed: int, index: int, config, rngs, extra_rng) -> tuple[Pair, np.ndarray]:
+def _attempt(seed: int, index: int, config, rngs, extra_rng, truth=()) -> tuple[Pair, np.ndarray]:
     """One draw of an SR sample: (pair, the image the tone map was drawn on)."""
     sr = config.sr
     s = sr.scale
@@ -73,6 +77,7 @@ def _attempt(seed: int, index: int, config, rngs, extra_rng) -> tuple[Pair, np.n
     timings: dict[str, float] = {}
     t = time.perf_counter()
 
+    specimen = models = None
     if resolution == "lr":  # scenes in pixel units; the LR scan point-samples the HR scene
         dr = uniform(rngs["kind"], config.lr_pixel_size)
         raw, record["scene"] = generate_scene(rngs["specimen"], config.scene, (H, W))
@@ -112,14 +117,17 @@ def _attempt(seed: int, index: int, config, rngs, extra_rng) -> tuple[Pair, np.n
     if "sr_transform" in record:
         record["sr"]["transform"] = record.pop("sr_transform")
     t = time.perf_counter()
-    x, _, record["distortions"] = distort(x_clean, config.modality, s * dr, rngs["distort"], dist, resample=resample_lr)
+    before = {COUNTING[config.modality]: None} if "counts" in truth else None
+    x, _, record["distortions"] = distort(x_clean, config.modality, s * dr, rngs["distort"], dist, resample=resample_lr, before=before)
     if sr.mode == "paired" or sr.target == "noisy":
         y, _, record["hr_distortions"] = distort(y_clean, config.modality, dr, extra_rng, dist, resample=resample_hr)
     else:
         y = y_clean
     timings["distort"] = time.perf_counter() - t
     toned = x_clean if sr.mode == "paired" else y_clean
-    return Pair(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32), record, timings), toned
+    pair = Pair(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32), record, timings)
+    pair.truth = ground_truth(truth, specimen, models, record, (H, W), dr, record["distortions"], before, shape_x)
+    return pair, toned
 
 
 def _near(xy, shape, dr, margin):

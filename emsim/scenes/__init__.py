@@ -42,7 +42,7 @@ from .grains import GrainsConfig
 from .layout import plain
 from .particles import SharpParticlesConfig, SoftParticlesConfig
 
-__all__ = ["KINDS", "SceneConfig", "generate_scene", "draw_scene", "render_scene", "BandsConfig", "BoxesConfig", "CracksConfig", "GrainsConfig", "SharpParticlesConfig", "SoftParticlesConfig"]
+__all__ = ["KINDS", "SceneConfig", "generate_scene", "draw_scene", "render_scene", "render_layer", "BandsConfig", "BoxesConfig", "CracksConfig", "GrainsConfig", "SharpParticlesConfig", "SoftParticlesConfig"]
 
 KINDS = ("soft_particles", "sharp_particles", "grains", "bands", "boxes", "cracks")
 MIN_SIZE = 8
@@ -107,10 +107,15 @@ def render_scene(record: dict, shape=None) -> np.ndarray:
     shape = _check_shape(record["shape"] if shape is None else shape)
     img = np.zeros(shape, dtype=np.float32)
     for layer in record["layers"]:
-        if layer.get("kind") not in _RENDER:
-            raise EmsimError(f"unknown scene object {layer.get('kind')!r} in record")
-        _RENDER[layer["kind"]](img, layer)
+        render_layer(img, layer)
     return img
+
+
+def render_layer(img: np.ndarray, layer: dict) -> None:
+    """Add (or, for cracks, apply) one object layer of a scene record to ``img`` in place."""
+    if layer.get("kind") not in _RENDER:
+        raise EmsimError(f"unknown scene object {layer.get('kind')!r} in record")
+    _RENDER[layer["kind"]](img, layer)
 
 
 def generate_scene(rng: np.random.Generator, config: SceneConfig = SceneConfig(), shape=(256, 256)) -> tuple[np.ndarray, dict]:
