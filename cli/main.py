@@ -11,6 +11,7 @@ from .common import EmsimGroup
 from .generate import generate
 from .info import info
 from .preview import preview
+from .quantify import quantify
 from .render import render
 from .restore import evaluate, restore, sr
 from .specimen import specimen
@@ -24,7 +25,7 @@ def cli():
     """emsim: synthetic electron-microscopy training data and restoration networks."""
 
 
-for command in (render, specimen, generate, info, preview, stats, calibrate, train, restore, sr, evaluate):
+for command in (render, specimen, generate, info, preview, stats, calibrate, quantify, train, restore, sr, evaluate):
     cli.add_command(command)
 
 

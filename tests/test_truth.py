@@ -44,7 +44,7 @@ def test_zone_axis_column_table_matches_the_structure():
         zs = tuple(sorted(int(z) for k, z, cnt in species if k == c))
         heights.setdefault(zs, set()).add(int(h))
         comp = {int(z): int(cnt) for k, z, cnt in species if k == c}
-        assert scs == pytest.approx(0.5 * sum(models[z].integrated_intensity() * m for z, m in comp.items()))
+        assert scs == pytest.approx(0.5 * sum(models[z].integrated_intensity() * m for z, m in comp.items()) / 0.25**2)  # summed over pixels
         assert col == pytest.approx(x / 0.25) and row == pytest.approx(y / 0.25)
     assert heights == {(38,): {6}, (8, 22): {12}, (8,): {6}}
     # the column positions are the lattice sites

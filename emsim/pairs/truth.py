@@ -5,9 +5,9 @@
   (tilted) zone axis within ``COLUMN_TOL`` A. Per column: the centroid of its atoms'
   projected positions, its height (number of atoms), its species composition and its
   scattering cross-section (SCS): the column's integrated intensity in the clean image's
-  units, sum of its atoms' integrated atom-model intensities times the tone map's scale
-  (the column's volume above the background in y where the tone map is linear, i.e. no
-  contrast inversion and no power law: ``linear_tone``).
+  units summed over pixels (its atoms' integrated atom-model intensities / dr^2 times the
+  tone map's scale): the column's volume above the background in y where the tone map is
+  linear, i.e. no contrast inversion and no power law (``linear_tone``).
 - ``masks``: per pixel, uint8: HR 0 vacuum, 1 support, 2 specimen (an atom of that kind
   within ``MASK_RADIUS`` A of the pixel's probe position; specimen wins); LR: 0 background,
   k + 1 for the scene object kind ``emsim.scenes.KINDS[k]`` that changes the pixel most.
@@ -87,7 +87,7 @@ def columns(specimen, models: dict, tone: dict, shape, pixel_size: float) -> dic
     centre = sums / height[:, None]
     per_z = {int(z): models[int(z)].integrated_intensity() for z in np.unique(Z)}
     intensity = np.array([per_z[int(z)] for z in Z])
-    scs = np.bincount(col, weights=intensity, minlength=height.size) * scale
+    scs = np.bincount(col, weights=intensity, minlength=height.size) * scale / pixel_size**2  # summed over pixels
     keep = _field(centre, shape, pixel_size)
     index = -np.ones(height.size, dtype=np.int64)
     index[keep] = np.arange(int(keep.sum()))
