@@ -73,7 +73,9 @@ def sr(input_path, ckpt, out, tile, overlap, device, amp):
 @click.option("--device", default=None)
 @click.option("--task", type=click.Choice(["restore", "sr"]), default="restore", show_default=True)
 def evaluate(ckpt, data, n, baselines, csv_path, device, task):
-    """PSNR, SSIM and time of the model against BM3D, the best Gaussian filter and the raw input."""
+    """PSNR, SSIM and time of the model against BM3D, the best Gaussian filter and the raw
+    input; on stores with column truth (generate --truth columns) also the column-position
+    error (pm) and the relative SCS error."""
     if baselines is None:
         baselines = "bicubic,lbnlm" if task == "sr" else "bm3d,gaussian,raw"
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
@@ -83,14 +85,14 @@ def evaluate(ckpt, data, n, baselines, csv_path, device, task):
         rows, table = evaluate_sr_store(data, ckpt, n, names, _device(device))
     else:
         from restoration.checkpoint import load_generator
-        from restoration.evaluate import evaluate_pairs, format_table, store_pairs
+        from restoration.evaluate import evaluate_pairs, format_table, store_column_truths, store_pairs
 
         unknown = set(names) - {"bm3d", "gaussian", "raw"}
         if unknown:
             raise EmsimError(f"unknown baselines {sorted(unknown)} (use bm3d, gaussian, raw)")
         dev = _device(device)
         model = load_generator(ckpt, dev, sr=False) if ckpt else None
-        rows = evaluate_pairs(store_pairs(data, n), model, dev, names)
+        rows = evaluate_pairs(store_pairs(data, n), model, dev, names, truths=store_column_truths(data, n))
         table = format_table(rows)
     click.echo(table)
     if csv_path:

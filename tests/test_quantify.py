@@ -1,6 +1,7 @@
 """Atomic-column quantification (emsim.analysis.quantify) on clean rendered crystals."""
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from emsim.analysis.quantify import fit_columns
+from emsim.distort import DetectorConfig
 from emsim.imaging.atom_models import zpower_models
 from emsim.imaging.physics import AtomModel
 from emsim.imaging.render import render_clean
@@ -116,3 +118,24 @@ def test_positions_agree_with_atomap(rng):
     ours = np.column_stack([fit["col"], fit["row"]])
     assert rms_pm(ours, cols[:, 2:4]) < 2.0 and rms_pm(ref, cols[:, 2:4]) < 2.0
     assert rms_pm(ours, ref) < 1.5
+
+
+def test_evaluate_reports_column_errors(tmp_path):
+    """On a store with column truth, `emsim evaluate` adds column-position and SCS errors:
+    zero for an undistorted input, larger for a noisy one."""
+    pytest.importorskip("torch")
+    from emsim.dataset.generate import generate
+    from emsim.distort import DoseConfig, all_off
+    from emsim.pairs import resolve_config
+    from restoration.evaluate import evaluate_pairs, store_column_truths, store_pairs
+
+    spec = {"kinds": [1.0, 0.0, 0.0], "pixel_size": [0.1, 0.15], "orientation": {"p_zone_axis": 1.0, "mistilt": 0.0}, "support": {"p": 0.0}}
+    rows = {}
+    for name, dist in (("clean", all_off()), ("noisy", dataclasses.replace(all_off(), dose=DoseConfig(e_per_px=20.0), stem=dataclasses.replace(all_off().stem, detector=DetectorConfig(p=1.0))))):
+        out = tmp_path / f"{name}.zarr"
+        cfg = dataclasses.replace(resolve_config(shape=(64, 64), specimen=spec), distort=dist)
+        generate(out, 3, cfg, workers=1, progress=False, truth="columns")
+        rows[name] = evaluate_pairs(store_pairs(str(out)), baselines=("raw",), truths=store_column_truths(str(out)))[0]
+    assert rows["clean"]["columns"] > 0
+    assert rows["clean"]["pos_rms_pm"] < 0.5 and rows["clean"]["scs_rel_median"] < 1e-3
+    assert rows["noisy"]["pos_rms_pm"] > 2 * rows["clean"]["pos_rms_pm"] and rows["noisy"]["scs_rel_median"] > 0.01

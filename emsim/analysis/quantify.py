@@ -126,8 +126,11 @@ def fit_columns(image: np.ndarray, positions, *, width: float | None = None, win
                 return _model(q, coords, planar)[1]
 
             q0 = np.concatenate([p[k], bgp[k][: nb - 4]])
-            lower = [-np.inf, -np.inf, 0.05 * rho0, -np.inf] + [-np.inf] * (nb - 4)
-            upper = [np.inf, np.inf, 10 * rho0, np.inf] + [np.inf] * (nb - 4)
+            span = max(float(np.ptp(data)), 1e-12)
+            reach = max(radius[k], 1.0)  # a column stays in its window
+            lower = [pos[k, 0] - reach, pos[k, 1] - reach, 0.2 * rho0, -3 * span] + [-np.inf] * (nb - 4)
+            upper = [pos[k, 0] + reach, pos[k, 1] + reach, 3 * rho0, 3 * span] + [np.inf] * (nb - 4)
+            q0[:4] = np.clip(q0[:4], np.array(lower[:4]) + 1e-9, np.array(upper[:4]) - 1e-9)
             res = optimize.least_squares(resid, q0, jac=jac, bounds=(lower, upper), x_scale="jac")
             p[k], bgp[k][: nb - 4] = res.x[:4], res.x[4:]
             cost[k] = res.cost / data.size
