@@ -49,8 +49,9 @@ SIZE = SizeType()
 
 
 class NetworkChoice(click.ParamType):
-    """A network name of the registry (``restoration.archs``) for one task, read when a
-    value is checked or help is shown, so the CLI imports no torch before it needs it."""
+    """A network name of the registry (``restoration.archs``) for one task (its default
+    listed first), read when a value is checked or help is shown, so the CLI imports no
+    torch before it needs it."""
 
     name = "network"
 
@@ -69,6 +70,8 @@ class NetworkChoice(click.ParamType):
         if value in self._names():
             return value
         self.fail(f"{value!r} is not one of {', '.join(self._names())}", param, ctx)
+
+
 SEED = click.IntRange(0, 2**63 - 1)  # numpy SeedSequence entropy: non-negative
 
 

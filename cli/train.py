@@ -68,7 +68,7 @@ def _data_source(data, on_the_fly, modality, resolution, sim_config, **sim_overr
 
 
 @train.command("restore")
-@click.option("--model", type=NetworkChoice("restore"), default=None, help="Generator network (default cgrdn).")
+@click.option("--model", type=NetworkChoice("restore"), default=None, help="Generator network (default: the first listed).")
 @_common_options
 def restore(model, data, on_the_fly, modality, resolution, sim_config, run_dir, config_file, steps, batch, patch, lr, gan_after, workers, val_size, val_every, ckpt_every, seed, device, amp, compile_, quiet):
     """Train CGRDN/GRDN with the paper's losses (pixel losses, then the relativistic GAN)."""
@@ -83,7 +83,7 @@ def restore(model, data, on_the_fly, modality, resolution, sim_config, run_dir, 
 
 
 @train.command("sr")
-@click.option("--model", type=NetworkChoice("sr"), default="swinir", show_default=True, help="SR network (swinir: SwinIR-lightweight; cgrdn_sr: CGRDN with a pixel-shuffle tail).")
+@click.option("--model", type=NetworkChoice("sr"), default=None, help="SR network (default: the first listed).")
 @click.option("--scale", type=click.IntRange(2, 16), default=4, show_default=True)
 @click.option("--lr-only-folder", type=click.Path(file_okay=False), default=None, help="Real LR images (.tif/.npy): train with an LR-only pipeline instead of simulated pairs.")
 @click.option("--lr-only-pipeline", type=click.Choice(["multiscale", "pixmix", "coverage"]), default="multiscale", show_default=True)

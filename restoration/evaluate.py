@@ -26,6 +26,7 @@ from scipy import ndimage
 
 from emsim.errors import EmsimError
 
+from .archs import upscale
 from .metrics import METRICS, psnr, sr_metrics, ssim
 
 GAUSS_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -134,6 +135,7 @@ def store_column_truths(path: str, n: int | None = None, start: int | None = Non
 
 
 def format_table(rows: list[dict]) -> str:
+    """The rows of ``evaluate_pairs`` as a text table."""
     cols = "pos_rms_pm" in rows[0]
     extra = f" {'pos RMS/pm':>10} {'pos p95/pm':>10} {'SCS err':>8}" if cols else ""
     count = f", {rows[0]['columns']} columns" if cols else ""
@@ -145,6 +147,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Rows (``evaluate_pairs`` or ``evaluate_sr``) as CSV, one column per key."""
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -179,8 +182,22 @@ def sr_array(model, lr: np.ndarray, device="cpu", tile: int = 256) -> np.ndarray
 
 
 def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"), library_pairs=None, lbnlm_config=None) -> list[dict]:
-    """Rows {method, psnr, ssim, psnr_g3, ssim_g3, psnr_g5, ssim_g5, ms_ssim, edge_sim,
-    seconds_per_image, n} over (lr, hr) numpy pairs."""
+    """SR model and baselines on (lr, hr) pairs of one integer factor.
+
+    Parameters
+    ----------
+    pairs : iterable of (lr, hr) 2D numpy arrays
+    model : an SR generator of the pairs' factor, or None (baselines only)
+    device : torch device of the model
+    baselines : any of ``SR_BASELINES``
+    library_pairs : (lr, hr) pairs for LB-NLM's library (None: leave-one-out)
+    lbnlm_config : ``baselines.lbnlm.LBNLMConfig`` (None: the defaults)
+
+    Returns
+    -------
+    list of rows {method, psnr, ssim, psnr_g3, ssim_g3, psnr_g5, ssim_g5, ms_ssim,
+    edge_sim, seconds_per_image, n}
+    """
     from emsim.imaging.resample import cubic_upsample, nearest_fill
 
     pairs = [(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)) for x, y in pairs]
@@ -193,7 +210,7 @@ def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"),
     outputs: dict[str, list] = {}
     timing: dict[str, float] = {}
     if model is not None:
-        ms = int(getattr(model, "scale", s))
+        ms = upscale(model)
         if ms != s:
             raise EmsimError(f"the model upscales by {ms}, the pairs by {s}")
         t = time.perf_counter()
@@ -231,6 +248,7 @@ def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"),
 
 
 def format_sr_table(rows: list[dict]) -> str:
+    """The rows of ``evaluate_sr`` as a text table."""
     head = f"{'method':<10} {'PSNR':>7} {'SSIM':>7} {'PSNR-g3':>8} {'SSIM-g3':>8} {'PSNR-g5':>8} {'SSIM-g5':>8} {'MS-SSIM':>8} {'edge':>6} {'s/image':>8}   (n = {rows[0]['n']}; PSNR in dB)"
     lines = [head]
     for r in rows:

@@ -12,15 +12,15 @@
   structure terms at scales 1..M-1 and the full SSIM at scale M, weights (0.0448,
   0.2856, 0.3001, 0.2363, 0.1333), 2x2 average downsampling between scales, Gaussian
   window sigma 1.5 (11 taps), K1 = 0.01, K2 = 0.03, L = the reference's value range.
-  Negative terms are clamped to 0 (as common implementations do). Images too small for
-  five scales (side < 176) use the largest M that keeps 11 pixels at the coarsest scale,
-  with the first M weights renormalised to sum to 1.
+  Negative terms are clamped to 0 (as common implementations do). Equal to pytorch-msssim
+  (``ms_ssim(data_range=L, win_size=11, win_sigma=1.5)``) at >= 176 px (tested). Images too
+  small for five scales (side < 176) use the largest M that keeps 11 pixels at the
+  coarsest scale, with the first M weights renormalised to sum to 1 (pytorch-msssim
+  refuses sides <= 160).
 - ``edge_similarity``: the paired-SR paper's eq. 4, sim = 1 - |B_HR != B_SR|_1 /
   (|B_HR|_1 + |B_SR|_1) on Canny edge maps (scikit-image). The paper's "key parameter
   0.2" is MATLAB's Canny threshold: high = 0.2 of the image's largest smoothed gradient
   magnitude, low = 0.4 high, sigma = sqrt(2) (MATLAB's defaults). Two empty maps give 1.
-  pytorch-msssim gives the same value at >= 176 px (tested); below that emsim keeps the
-  largest number of scales that fits instead of failing.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from emsim.errors import EmsimError
+
 
 def psnr(y: np.ndarray, y_hat: np.ndarray, data_range: float | None = None) -> float:
     """Eq. 1: 10 log10(MAX^2 / MSE). MAX is the largest value of the clean image (1 for the
@@ -107,7 +108,19 @@ def _ssim_terms(x: np.ndarray, y: np.ndarray, data_range: float, sigma: float = 
 
 
 def ms_ssim(y, y_hat, scales: int = 5) -> float:
-    """Multi-scale SSIM (Wang et al. 2003) of ``y_hat`` against the reference ``y``."""
+    """Multi-scale SSIM (Wang et al. 2003) of ``y_hat`` against the reference ``y``.
+
+    Parameters
+    ----------
+    y, y_hat : 2D arrays of one shape (reference, estimate); L = the range of ``y``
+    scales : at most this many scales (5: the standard weights)
+
+    Returns
+    -------
+    float. Small images: M = min(scales, 1 + floor(log2(min side / 11))) scales, so the
+    coarsest keeps 11 px (five scales need a side >= 176), with the first M weights
+    renormalised to sum to 1; an EmsimError below 11 px.
+    """
     a, b = _pair(y, y_hat)
     win = 11
     fit = 1 + int(math.floor(math.log2(min(a.shape) / win))) if min(a.shape) >= win else 0

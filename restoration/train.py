@@ -35,7 +35,7 @@ from emsim.config import load_file, merge, to_dict
 from emsim.errors import EmsimError
 
 from . import checkpoint
-from .archs import build, n_parameters, names, task_of
+from .archs import build, default, n_parameters, names, task_of
 from .archs.blocks import bicubic_upsample
 from .archs.discriminator import PatchDiscriminator
 from .losses import LossWeights, adversarial_loss, discriminator_loss, pixel_loss
@@ -48,15 +48,15 @@ log = logging.getLogger("restoration.train")
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters. ``model``: a registered network (``restoration.archs.names()``);
-    ``arch``: keyword arguments of its constructor, which owns the defaults (the paper's
-    CGRDN by default); ``width``, ``n_grdb``, ``n_rdb``, ``n_layers``, ``growth``: shortcuts
-    for the CGRDN family's arguments (None: the constructor's default). SR networks take
-    ``scale`` > 1 (``patch`` is the HR patch; the LR input is patch / scale). Batch 8 of
-    256^2 patches fits a 12 GB GPU in bf16. The GAN phase starts at ``gan_after`` (-1:
-    never)."""
+    """Hyper-parameters. ``model``: a registered network (``restoration.archs.names()``;
+    None: the registry's default for the task, restoration at ``scale`` 1, SR above);
+    ``arch``: keyword arguments of its constructor, which owns the defaults; ``width``,
+    ``n_grdb``, ``n_rdb``, ``n_layers``, ``growth``: shortcuts for the CGRDN family's
+    arguments (None: the constructor's default). SR networks take ``scale`` > 1 (``patch``
+    is the HR patch; the LR input is patch / scale). Batch 8 of 256^2 patches fits a 12 GB
+    GPU in bf16. The GAN phase starts at ``gan_after`` (-1: never)."""
 
-    model: str = "cgrdn"
+    model: str | None = None
     scale: int = 1
     arch: dict[str, Any] = dataclasses.field(default_factory=dict)
     width: int | None = None
@@ -93,22 +93,28 @@ class TrainConfig:
         for name in ("width", "n_grdb", "n_rdb", "n_layers", "growth"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise EmsimError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.model not in names():
+        if self.model is not None and self.model not in names():
             raise EmsimError(f"unknown model {self.model!r} (use {', '.join(names())})")
         if self.patch % 2:
             raise EmsimError(f"patch must be even, got {self.patch}")
-        sr = task_of(self.model) == "sr"
+        sr = task_of(self.network) == "sr"
         if sr != (self.scale > 1):
-            raise EmsimError(f"model {self.model} needs {'a scale > 1' if sr else 'scale 1'} (got scale {self.scale})")
+            raise EmsimError(f"model {self.network} needs {'a scale > 1' if sr else 'scale 1'} (got scale {self.scale})")
         if self.patch % (2 * self.scale):
             raise EmsimError(f"patch {self.patch} must be a multiple of twice the scale {self.scale}")
         if self.gan_after >= 0 and self.patch < 70:
             raise EmsimError(f"the 70x70 patch discriminator needs patch >= 70 (got {self.patch}); set gan_after = -1 for smaller patches")
 
+    @property
+    def network(self) -> str:
+        """The generator's registered name: ``model``, or the task's default."""
+        return self.model or default("sr" if self.scale > 1 else "restore")
+
     def model_config(self) -> dict:
-        """{"arch": model, **constructor arguments} of the generator."""
+        """{"arch": network, **constructor arguments} of the generator (the shortcuts that
+        are set, ``scale`` for SR, then ``arch``)."""
         shortcuts = {k: getattr(self, k) for k in ("width", "n_grdb", "n_rdb", "n_layers", "growth") if getattr(self, k) is not None}
-        return {"arch": self.model, **({"scale": self.scale} if self.scale > 1 else {}), **shortcuts, **self.arch}
+        return {"arch": self.network, **({"scale": self.scale} if self.scale > 1 else {}), **shortcuts, **self.arch}
 
 
 # --------------------------------------------------------------------------- data

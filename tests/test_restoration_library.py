@@ -14,7 +14,7 @@ from click.testing import CliRunner  # noqa: E402
 from cli.main import cli  # noqa: E402
 from emsim.errors import EmsimError  # noqa: E402
 from restoration import checkpoint  # noqa: E402
-from restoration.archs import RESTORE, SR, build, names, task_of  # noqa: E402
+from restoration.archs import RESTORE, SR, build, default, names, task_of  # noqa: E402
 from restoration.baselines.registration import masked_ncc_map  # noqa: E402
 from restoration.metrics import ms_ssim  # noqa: E402
 from restoration.train import TrainConfig, Trainer  # noqa: E402
@@ -34,9 +34,19 @@ def test_registry_names_each_network_once_and_builds_it():
     with pytest.raises(EmsimError, match="unknown model"):
         TrainConfig(model="unet")
     # no network name is written twice in the code: only in its @register decorator
-    code = "\n".join(p.read_text() for d in ("restoration", "cli") for p in (ROOT / d).rglob("*.py"))
+    code = "\n".join(p.read_text() for d in ("emsim", "restoration", "cli", "benchmarks") for p in (ROOT / d).rglob("*.py"))
     for name in names():
-        assert len(re.findall(rf"[\"']{name}[\"']", code)) <= 2, name  # the decorator (+ a CLI default)
+        assert len(re.findall(rf"[\"']{name}[\"']", code)) == 1, name
+
+
+def test_each_task_has_one_default_listed_first():
+    assert names("restore")[0] == default("restore") == "cgrdn" and names("sr")[0] == default("sr") == "swinir"
+    assert TrainConfig().network == "cgrdn" and TrainConfig(scale=4).network == "swinir"
+    assert TrainConfig(model="cgrdn_sr", scale=2).model_config()["arch"] == "cgrdn_sr"
+    with pytest.raises(EmsimError, match="needs scale 1"):
+        TrainConfig(model="grdn", scale=2)
+    out = CliRunner().invoke(cli, ["train", "sr", "--help"]).output
+    assert "[swinir|cgrdn_sr]" in out
 
 
 def test_constructor_owns_the_defaults():
@@ -93,8 +103,9 @@ def test_ms_ssim_agrees_with_pytorch_msssim(rng, shape):
     y = ndimage.gaussian_filter(rng.random(shape), 3.0)
     for noise in (0.005, 0.03):
         x = y + rng.normal(0, noise, shape)
-        ref = pm.ms_ssim(torch.from_numpy(x)[None, None], torch.from_numpy(y)[None, None], data_range=float(y.max() - y.min()), win=win)
-        assert ms_ssim(y, x) == pytest.approx(float(ref), abs=1e-9)
+        tx, ty, L = torch.from_numpy(x)[None, None], torch.from_numpy(y)[None, None], float(y.max() - y.min())
+        assert ms_ssim(y, x) == pytest.approx(float(pm.ms_ssim(tx, ty, data_range=L, win=win)), abs=1e-9)
+        assert ms_ssim(y, x) == pytest.approx(float(pm.ms_ssim(tx, ty, data_range=L, win_size=11, win_sigma=1.5)), abs=1e-4)
 
 
 def test_masked_ncc_is_scikit_images_masked_correlation(rng):

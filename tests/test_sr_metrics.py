@@ -7,7 +7,6 @@ import pytest
 from scipy import ndimage
 
 from emsim.errors import EmsimError
-from restoration.metrics import psnr, ssim
 from restoration.metrics import (
     METRICS,
     MS_SSIM_WEIGHTS,
@@ -18,8 +17,10 @@ from restoration.metrics import (
     gaussian_kernel,
     gaussian_smooth,
     ms_ssim,
+    psnr,
     psnr_g,
     sr_metrics,
+    ssim,
     ssim_g,
 )
 

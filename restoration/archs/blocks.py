@@ -88,8 +88,18 @@ class Normalised(nn.Module):
 
 def bicubic_upsample(x: torch.Tensor, s: int) -> torch.Tensor:
     """Keys bicubic (a = -0.5) on the probe grid: HR pixel k at LR coordinate k/s, edge
-    samples replicated; the same as ``emsim.lronly.resize.cubic_upsample``. One depthwise
-    4x4 conv per output phase, then PixelShuffle."""
+    samples replicated; the same as ``emsim.imaging.resample.cubic_upsample`` (its weights:
+    ``keys_taps``). One depthwise 4x4 conv per output phase, then PixelShuffle.
+
+    Parameters
+    ----------
+    x : (B, C, h, w) tensor
+    s : integer factor
+
+    Returns
+    -------
+    (B, C, s h, s w) tensor
+    """
     if s == 1:
         return x
     B, C, h, w = x.shape
@@ -102,6 +112,7 @@ def bicubic_upsample(x: torch.Tensor, s: int) -> torch.Tensor:
 
 
 def nearest_upsample(x: torch.Tensor, s: int) -> torch.Tensor:
+    """Each pixel repeated s x s times: (B, C, h, w) -> (B, C, s h, s w)."""
     return x.repeat_interleave(s, -2).repeat_interleave(s, -1)
 
 
@@ -125,6 +136,7 @@ class SRNormalised(Normalised):
 
 
 def pad_to(x: torch.Tensor, mh: int, mw: int) -> torch.Tensor:
+    """Pad the last two axes at the end to multiples of (mh, mw) (reflect where it fits)."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % mh, (-w) % mw
     if not (ph or pw):
@@ -134,6 +146,7 @@ def pad_to(x: torch.Tensor, mh: int, mw: int) -> torch.Tensor:
 
 
 def check_sr(scale: int, residual: str) -> None:
+    """ValueError unless ``scale`` is a positive integer and ``residual`` one of ``RESIDUALS``."""
     if isinstance(scale, bool) or int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     if residual not in RESIDUALS:

@@ -17,7 +17,7 @@ from .blocks import GRDB, Normalised
 from .registry import register
 
 
-@register("cgrdn", "restore")
+@register("cgrdn", "restore", default=True)
 class CGRDN(Normalised):
     """Concatenated grouped residual dense network (the paper's generator)."""
 

@@ -138,7 +138,7 @@ class RSTB(nn.Module):
         return h.flatten(2).transpose(1, 2) + x
 
 
-@register("swinir", "sr")
+@register("swinir", "sr", default=True)
 class SwinIR(SRNormalised):
     """SwinIR with the pixel-shuffle-direct upsampler (defaults: the lightweight SR model)."""
 
