@@ -27,7 +27,13 @@ def save(path: str | Path, payload: dict) -> None:
 
 
 def save_weights(path: str | Path, model) -> None:
-    """The generator's weights as safetensors at ``path`` and its config as JSON beside it."""
+    """The generator's weights as safetensors and its config as JSON beside it.
+
+    Parameters
+    ----------
+    path : ``NAME.safetensors``; the config goes to ``NAME.json`` ({"model_config": ...})
+    model : a registered generator (with ``config``)
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -63,9 +69,19 @@ def _load_safetensors(p: Path) -> dict:
 
 
 def load_generator(path: str | Path, device="cpu", sr: bool | None = None):
-    """The generator of a training checkpoint (.pt), a bare {model, model_config} file or
-    a ``.safetensors`` file with its ``.json``, in eval mode on ``device``; ``sr``
-    True/False: it must be a super-resolution/restoration model."""
+    """The generator saved in a checkpoint.
+
+    Parameters
+    ----------
+    path : a training checkpoint (.pt), a bare {model, model_config} .pt file, or a
+        ``.safetensors`` file with its ``.json`` beside it (no pickle)
+    device : torch device
+    sr : True/False: it must be a super-resolution/restoration model (None: either)
+
+    Returns
+    -------
+    torch.nn.Module in eval mode on ``device``
+    """
     p = Path(path)
     ckpt = _load_safetensors(p) if p.suffix == ".safetensors" else load(p)
     if "model" not in ckpt or "model_config" not in ckpt:

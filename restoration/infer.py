@@ -46,10 +46,22 @@ def _ramp(n: int, overlap: int, lead: bool, trail: bool) -> np.ndarray:
 @torch.no_grad()
 def restore_array(model, image: np.ndarray, tile: int = 512, overlap: int = 64, device="cpu", amp: bool = False) -> np.ndarray:
     """Apply ``model`` (raw intensities in, restored intensities out) to a 2D array of any
-    size. Super-resolution models (attribute ``scale`` > 1) return an image ``scale`` times
-    larger; ``tile`` and ``overlap`` are then in input (LR) pixels. Tile offsets are
-    multiples of ``ALIGN`` (8: the networks' stride-2 pairs and SwinIR's windows are
-    equivariant only to such shifts); the image is reflect-padded to a multiple of it."""
+    size, tiled. Tile offsets are multiples of ``ALIGN`` (8: the networks' stride-2 pairs
+    and SwinIR's windows are equivariant only to such shifts); the image is reflect-padded
+    to a multiple of it.
+
+    Parameters
+    ----------
+    model : a generator (``archs.upscale(model)`` > 1: super-resolution)
+    image : 2D array
+    tile, overlap : tile size and overlap in input (LR) pixels (rounded down to ``ALIGN``)
+    device : torch device of the model
+    amp : bf16 autocast on CUDA
+
+    Returns
+    -------
+    float32 array, ``upscale(model)`` times the size of ``image``
+    """
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 2:
         raise EmsimError(f"expected a 2D image, got shape {img.shape}")

@@ -214,26 +214,36 @@ def _barrier() -> None:
 
 
 class Trainer:
-    """One training run: ``setup`` (networks, optimisers, resume, data, run directory), then
-    ``run`` repeats ``generator_step``, ``discriminator_step``, ``validate_and_save``."""
+    """One training run (the arguments of ``train``): ``setup`` (networks, optimisers,
+    resume, data, run directory), then ``fit`` repeats ``generator_step``,
+    ``discriminator_step`` and ``validate_and_save``."""
 
     def __init__(self, run_dir, cfg: TrainConfig, *, data=None, pair_config=None, lr_only=None, device=None, quiet: bool = False):
         self.cfg, self.run = cfg, Path(run_dir)
         self.rank, self.local_rank, self.world = _dist_env()
-        self.owns_group = self.world > 1 and not torch.distributed.is_initialized()
-        if self.owns_group:
-            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if device is None:
             device = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise EmsimError("--device cuda requested but no CUDA device is available")
+        self.owns_group = self.world > 1 and not torch.distributed.is_initialized()
+        if self.owns_group:
+            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self.device, self.quiet = device, quiet or self.rank != 0
         self.cuda = str(device).startswith("cuda")
         if pair_config is None and data is None and lr_only is None:
             from emsim.pairs import PairConfig
 
             pair_config = PairConfig()
-        self.setup(data, pair_config, lr_only)
+        try:
+            self.setup(data, pair_config, lr_only)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Destroy the process group if this trainer initialised it."""
+        if self.owns_group and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
     # ------------------------------------------------------------------ setup
 
@@ -372,8 +382,7 @@ class Trainer:
         finally:
             if logf:
                 logf.close()
-            if self.owns_group:
-                torch.distributed.destroy_process_group()
+            self.close()
         return metrics
 
 
