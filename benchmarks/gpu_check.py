@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
 
     from emsim.dataset.torch import SimulatedPairs
     from emsim.pairs import resolve_config
-    from restoration.archs import build, n_parameters
+    from restoration.archs import build, default, n_parameters
     from restoration.train import TrainConfig, Trainer
 
     cuda = torch.cuda.is_available()
@@ -57,7 +57,7 @@ def main(argv=None) -> dict:
     arch = {"width": 8, "n_grdb": 1, "n_rdb": 1, "n_layers": 2, "growth": 4} if tiny else {}
     sizes = (32, 64) if tiny else (1024, 2048)
     rows: dict = {"device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__}
-    model = build({"arch": "cgrdn", **arch}).to(device).eval()
+    model = build({"arch": default("restore"), **arch}).to(device).eval()
     rows["parameters"] = n_parameters(model)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     with torch.no_grad():

@@ -39,7 +39,7 @@ GRID = [(300, sx, sy, fast) for sx, sy in ((0, 0), (0.03, 0), (0, 0.03)) for fas
 @pytest.mark.parametrize("dose,sx,sy,fast", GRID)
 def test_known_parameters_are_recovered(lattice, dose, sx, sy, fast):
     """From three images (their estimates' median): dose within 20 %, fast-scan blur on/off,
-    jitter sigma within 30 % and no jitter where there is none (at 300 e/px; below ~50 e/px
+    jitter sigma within 30 % and none above 0.15 px where there is none (at 300 e/px; below ~50 e/px
     one image does not tell jitter from noise)."""
     est = calibrate(_images(lattice, dose, sx, sy, fast), "stem", DR)[1]["estimate"]
     assert est["e_per_px"] == pytest.approx(dose, rel=0.2)
@@ -47,7 +47,7 @@ def test_known_parameters_are_recovered(lattice, dose, sx, sy, fast):
     if dose >= 300:
         for got, true in ((est["jitter_x"], sx), (est["jitter_y"], sy)):
             s_px = true / math.sqrt(1 - PHI**2) / DR  # stationary standard deviation in pixels
-            assert got == pytest.approx(s_px, rel=0.3) if true else got < 0.05
+            assert got == pytest.approx(s_px, rel=0.3) if true else got < 0.15  # px: the noise floor of a 160^2 frame
 
 
 def test_config_file_and_coverage(lattice, tmp_path):

@@ -12,10 +12,11 @@ in ways that depend on the specimen): for each image,
    sigma_y in px, the fast-scan Lorentzian alpha) are applied to c (``reps`` realisations),
    the same statistics measured, and each parameter updated by the ratio of the image's
    statistic to the simulated one above the no-distortion baseline; a few iterations
-   converge because each statistic is monotone in its parameter. Measuring on
-   c-plus-simulated-distortions cancels the estimators' specimen-dependent biases. A
-   parameter whose statistic does not exceed the simulated baseline by ``tolerance`` is
-   switched off.
+   converge because each statistic is monotone in its parameter and every simulation uses
+   the same noise seeds (common random numbers). Measuring on
+   c-plus-simulated-distortions cancels the estimators' specimen-dependent biases. An
+   effect is on only where the image's statistic exceeds the simulation without it by more
+   than three realisation standard deviations and ``tolerance`` (relative).
 
 Detected directly: saturation (a fraction > 1e-3 of pixels at the maximum), zingers and black
 pixels (isolated pixels more than 8 noise standard deviations above / below the 3 x 3
@@ -61,13 +62,15 @@ def _measure(img) -> dict:
     return {k: st[v] for k, v in STATS.items()}
 
 
-def _simulated(clean, theta, modality, pixel_size, reps, seed) -> dict:
+def _simulated(clean, theta, modality, pixel_size, reps, seed) -> tuple[dict, dict]:
+    """Median and spread (standard deviation over realisations) of the statistics of
+    ``reps`` realisations of theta's distortions on ``clean``."""
     cfg = _sim_config(theta, modality, pixel_size)
     rows = [_measure(distort(clean, modality, pixel_size, seed + r, cfg)[0]) for r in range(reps)]
-    return {k: float(np.median([r[k] for r in rows])) for k in STATS}
+    return {k: float(np.median([r[k] for r in rows])) for k in STATS}, {k: float(np.std([r[k] for r in rows])) for k in STATS}
 
 
-def estimate(image: np.ndarray, modality: str, pixel_size: float = 0.1, *, smooth: float = 1.0, iters: int = 8, reps: int = 3, tolerance: float = 0.15, seed: int = 0) -> dict:
+def estimate(image: np.ndarray, modality: str, pixel_size: float = 0.1, *, smooth: float = 1.0, iters: int = 8, reps: int = 4, tolerance: float = 0.15, seed: int = 0) -> dict:
     """Distortion parameters of one image: ``e_per_px`` (mean detected electrons per pixel),
     ``jitter_x``, ``jitter_y`` (stationary standard deviation of the probe displacement, px),
     ``fast_alpha`` (0: no fast-scan blur), plus direct detections (see module docstring).
@@ -96,25 +99,26 @@ def estimate(image: np.ndarray, modality: str, pixel_size: float = 0.1, *, smoot
     zero = {"e_per_px": max(real["e_per_px"], 1e-3), "jitter_x": 0.0, "jitter_y": 0.0, "fast_alpha": 0.0}
     scan = ("jitter_x", "jitter_y", "fast_alpha") if modality != "tem" else ()
 
-    def exceeds(k, sim):
-        return real[k] > sim[k] + tolerance * max(abs(sim[k]), 0.05)
+    def exceeds(k, sim, spread):  # above what the simulation without it gives, beyond its noise
+        return real[k] > sim[k] + max(3 * spread[k], tolerance * max(abs(sim[k]), 0.05))
 
-    base = _simulated(clean, zero, modality, pixel_size, reps, seed)
-    theta = {**zero, **{k: (2.0 if k == "fast_alpha" else 0.3) for k in scan if exceeds(k, base)}}
-    for rnd in range(3):  # fit, then drop effects the others already explain, refit
-        for it in range(iters):
-            s0 = seed + 1000 * (rnd * iters + it + 1)
-            sim = _simulated(clean, theta, modality, pixel_size, reps, s0)
-            base = _simulated(clean, {**zero, "e_per_px": theta["e_per_px"]}, modality, pixel_size, reps, s0 + 500)
+    # common random numbers: every simulation uses the same seeds, so the simulated
+    # statistics are a smooth function of theta and the updates converge
+    base, spread = _simulated(clean, zero, modality, pixel_size, reps, seed)
+    theta = {**zero, **{k: (2.0 if k == "fast_alpha" else 0.3) for k in scan if exceeds(k, base, spread)}}
+    for _ in range(3):  # fit, then drop the weakest effect the others already explain, refit
+        for _ in range(iters):
+            sim, _ = _simulated(clean, theta, modality, pixel_size, reps, seed)
+            base, _ = _simulated(clean, {**zero, "e_per_px": theta["e_per_px"]}, modality, pixel_size, reps, seed)
             theta["e_per_px"] *= real["e_per_px"] / max(sim["e_per_px"], 1e-9)
             for k in scan:
                 if theta[k] > 0:
                     gain = float(np.clip((real[k] - base[k]) / max(sim[k] - base[k], 1e-9), 0.5, 2.0))  # damped: the statistics saturate
                     theta[k] = float(np.clip(theta[k] * gain**0.8, 1e-3, MAX_ALPHA if k == "fast_alpha" else MAX_JITTER))
-        dropped = [k for k in scan if theta[k] > 0 and not exceeds(k, _simulated(clean, {**theta, k: 0.0}, modality, pixel_size, reps, seed + 7))]
+        dropped = [k for k in scan if theta[k] > 0 and not exceeds(k, *_simulated(clean, {**theta, k: 0.0}, modality, pixel_size, reps, seed))]
         if not dropped:
             break
-        theta[min(dropped, key=lambda k: theta[k] / (MAX_ALPHA if k == "fast_alpha" else MAX_JITTER))] = 0.0  # the weakest
+        theta[min(dropped, key=lambda k: theta[k] / (MAX_ALPHA if k == "fast_alpha" else MAX_JITTER))] = 0.0
     return {**theta, **_direct(x), "measured": real, "baseline": base}
 
 
