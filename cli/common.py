@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from emsim.errors import EmsimError
+from emsim.errors import EmsimError, GenerationInterrupted
 
 EXIT_USAGE = 2
 
@@ -81,6 +81,7 @@ class EmsimGroup(click.Group):
 
     def main(self, args=None, *a, **k):
         args = list(sys.argv[1:] if args is None else args)
+        self.argv = args  # the command line as given, for dataset cards
         return super().main(normalize_size_args(args), *a, **k)
 
     def invoke(self, ctx):
@@ -93,6 +94,16 @@ class EmsimGroup(click.Group):
             where = f"{e.filename}: " if e.filename else ""
             click.echo(f"error: {where}{e.strerror or e}", err=True)
             ctx.exit(1)
+        except GenerationInterrupted as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+def command_line(ctx: click.Context) -> str:
+    """The command line of this invocation (``emsim ...``), shell-quoted."""
+    import shlex
+
+    return shlex.join(["emsim", *getattr(ctx.find_root().command, "argv", [])])

@@ -7,7 +7,7 @@ import click
 from emsim.dataset.generate import generate as run_generate
 from emsim.pairs import MODALITIES, resolve_config
 
-from .common import SEED, SIZE
+from .common import SEED, SIZE, command_line
 
 
 def _human(n: float) -> str:
@@ -34,16 +34,20 @@ def _human(n: float) -> str:
 @click.option("--sr-mode", type=click.Choice(["scan", "paired"]), default=None, help="SR pairs: LR scan of the field, or LR field + misregistered HR sub-region.")
 @click.option("--truth", default="", help="Ground truth to store beside the pairs, comma-separated: columns, masks, displacement, counts.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store made with another config or seed.")
+@click.option("--repair", is_flag=True, help="Verify the completed shards and regenerate exactly the corrupted ones.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(modality, n, out, size, resolution, seed, workers, shard_size, config_file, scheduler, dtype, task, scale, sr_mode, truth, overwrite, quiet):
+def generate(modality, n, out, size, resolution, seed, workers, shard_size, config_file, scheduler, dtype, task, scale, sr_mode, truth, overwrite, repair, quiet):
     """Generate N deterministic (distorted, clean) pairs into the store OUT.
 
-    Re-running the same command resumes an interrupted run (only missing shards are made).
+    Re-running the same command resumes an interrupted run (only missing shards are made);
+    --repair also regenerates shards whose checksums fail.
     """
     sr = {k: v for k, v in (("scale", scale), ("mode", sr_mode)) if v is not None}
     config = resolve_config(config_file, modality=modality, resolution=resolution, shape=size, task=task, sr=sr or None)
-    s = run_generate(out, n, config, seed=seed, workers=workers, shard_size=shard_size, dtype=dtype, scheduler=scheduler, overwrite=overwrite, progress=not quiet, truth=truth)
+    s = run_generate(out, n, config, seed=seed, workers=workers, shard_size=shard_size, dtype=dtype, scheduler=scheduler, overwrite=overwrite, progress=not quiet, truth=truth, repair=repair, command=command_line(click.get_current_context()))
     resumed = f" ({s.skipped} already present)" if s.skipped else ""
+    if repair:
+        click.echo("repair: " + (f"regenerated shard(s) {', '.join(map(str, s.repaired))}" if s.repaired else "no corrupt shards"))
     click.echo(f"{s.pairs} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.2f} pairs/s){resumed}; store {out}: {_human(s.bytes)}")
     if s.stage_seconds and s.pairs:
         total = sum(s.stage_seconds.values())

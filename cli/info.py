@@ -22,6 +22,8 @@ def info(path, verify, as_json):
     cfg = d.get("config") or {}
     click.echo(f"{d['path']}: {d['complete']}/{d['samples']} samples complete ({d['shards']['complete']}/{d['shards']['total']} shards of {d['shards']['size']})")
     click.echo(f"x {d['shape_x']} y {d['shape_y']} {d['dtype']}; seed {d['seed']}; config {d['config_hash'][:12]}; emsim {d['emsim_version']}; created {d['created']}")
+    if d.get("card"):
+        click.echo(f"card: {d['card']}")
     if d["truth"]:
         click.echo(f"truth: {', '.join(d['truth'])} (read with emsim.dataset.store.truth(group, i))")
     if d["old_format"]:

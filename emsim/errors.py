@@ -15,3 +15,8 @@ class TooManyAtoms(EmsimError):
     def __init__(self, message: str, n: int):
         super().__init__(message)
         self.n = n
+
+
+class GenerationInterrupted(RuntimeError):
+    """A generation run lost a worker or was cut short; completed shards are kept and the
+    same command resumes (exit code 1 from the CLI)."""

@@ -31,11 +31,28 @@ class FakePair:
         return self.record["dose"]
 
 
+def _maybe_die(index):
+    """Fault injection: with EMSIM_FAKE_KILL="INDEX:MARKER", the process drawing sample INDEX
+    kills itself with SIGKILL, once (it creates MARKER first, so a retry survives)."""
+    import os
+    import signal
+
+    spec = os.environ.get("EMSIM_FAKE_KILL")
+    if not spec:
+        return
+    at, marker = spec.split(":", 1)
+    if index == int(at) and not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class FakeSampler:
     config_class = FakeConfig
 
     def __call__(self, seed, index, config):
         import time
+
+        _maybe_die(index)
 
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
         if config.sleep:

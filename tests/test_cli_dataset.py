@@ -107,3 +107,59 @@ def test_specimen_command(tmp_path):
 
     atoms = ase.io.read(tmp_path / "s.extxyz")
     assert len(atoms) > 0 and (tmp_path / "s.png").exists()
+
+
+def test_verify_names_damaged_shard_and_repair_regenerates_it(tmp_path):
+    out = tmp_path / "s.zarr"
+    args = ("generate", "--n", 6, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet", "--truth", "masks")
+    assert run(*args).exit_code == 0
+    before = store.open_group(str(out), "r")["x"][:]
+    victim = out / "y" / "c" / "1" / "0" / "0"
+    victim.write_bytes(victim.read_bytes()[:-7])
+    res = run("info", out, "--verify")
+    assert res.exit_code == 1 and "1 corrupt shard(s): 1 (" in res.output
+    res = run(*args, "--repair")
+    assert res.exit_code == 0 and "regenerated shard(s) 1" in res.output and "2 pairs" in res.output, res.output
+    assert run("info", out, "--verify").exit_code == 0
+    np.testing.assert_array_equal(store.open_group(str(out), "r")["x"][:], before)
+
+
+def test_dataset_card(tmp_path):
+    """README.md and card.json at the store's root: command, seed, arrays, config hash,
+    departures from the paper's defaults, statistics, truth, loading code; info names it."""
+    import json
+
+    out = tmp_path / "s.zarr"
+    args = ("generate", "--modality", "tem", "--n", 3, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet", "--truth", "masks", "--seed", 5)
+    assert run(*args).exit_code == 0
+    card = json.loads((out / "card.json").read_text())
+    assert card["command"] == "emsim " + " ".join(str(a) for a in args)
+    assert card["seed"] == 5 and card["n"] == 3 and card["truth"] == ["masks"]
+    assert card["arrays"]["x"] == {"shape": [3, 32, 32], "dtype": "float32"} and card["arrays"]["masks"]["dtype"] == "uint8"
+    assert card["config_hash"] == store.read_attrs(str(out))["config_hash"]
+    assert {d["key"]: d["value"] for d in card["departures_from_paper_defaults"]} == {"modality": "tem", "shape": [32, 32]}
+    assert card["statistics"]["modality"] == {"tem": 3} and "redraws" in card["statistics"]
+    text = (out / "README.md").read_text()
+    for needle in ("emsim generate --modality tem", "xr.open_zarr", "ZarrPairs", "`modality` = \"tem\"", "Cite", "masks"):
+        assert needle in text, needle
+    assert f"card: {out / 'README.md'}" in run("info", out).output
+    xr = pytest.importorskip("xarray")
+    ds = xr.open_zarr(str(out), consolidated=True)
+    assert ds["x"].dims == ("sample", "x_row", "x_col") and ds["masks"].shape == (3, 32, 32)
+    np.testing.assert_array_equal(ds["y"].values, store.open_group(str(out), "r")["y"][:])
+
+
+def test_no_card_until_complete(tmp_path, monkeypatch):
+    out = tmp_path / "s.zarr"
+    write = store.write_shard
+
+    def full(group, spec, shard, columns):
+        if shard == 1:
+            raise OSError(28, "No space left on device", str(out))
+        return write(group, spec, shard, columns)
+
+    monkeypatch.setattr(store, "write_shard", full)
+    args = ("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet")
+    assert run(*args).exit_code == 1 and not (out / "README.md").exists()
+    monkeypatch.setattr(store, "write_shard", write)
+    assert run(*args).exit_code == 0 and (out / "README.md").exists()

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_sampler import SAMPLER, FakeConfig  # noqa: E402
 
 from emsim.dataset import store  # noqa: E402
+from emsim.dataset.card import CARD  # noqa: E402
 from emsim.errors import EmsimError  # noqa: E402
 from emsim.dataset.generate import generate  # noqa: E402
 
@@ -19,7 +20,7 @@ FAKE = "fake_sampler:SAMPLER"
 def _files(path):
     """Data files of a store (shards, chunks), bytes by relative path; metadata excluded."""
     root = Path(path)
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != "zarr.json"}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name not in ("zarr.json", *CARD)}
 
 
 def test_generate_and_read_back(tmp_path):

@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ TRUTH_ARRAYS = {
     "counts": lambda spec: (spec.shape_x, "float32"),
 }
 TABLES = ("atoms", "columns", "species")
+# zarr v3 dimension names (xarray opens the store with them; x and y grids may differ in SR stores)
+DIMENSIONS = {"x": ("sample", "x_row", "x_col"), "y": ("sample", "y_row", "y_col"), "masks": ("sample", "y_row", "y_col"), "displacement": ("sample", "component", "x_row", "x_col"), "counts": ("sample", "x_row", "x_col")}
 
 
 
@@ -110,12 +113,12 @@ def create(path: str, spec: StoreSpec, attrs: dict) -> None:
         if name in spec.truth:
             per_sample[name] = TRUTH_ARRAYS[name](spec)
     for name, (shape, dtype) in per_sample.items():
-        g.create_array(name, shape=(spec.n, *shape), chunks=(1, *shape), shards=(K, *shape), dtype=dtype, fill_value=0 if dtype == "uint8" else np.nan)
+        g.create_array(name, shape=(spec.n, *shape), chunks=(1, *shape), shards=(K, *shape), dtype=dtype, fill_value=0 if dtype == "uint8" else np.nan, dimension_names=DIMENSIONS[name])
     for name in ("pixel_size", "dose"):
-        g.create_array(name, shape=(spec.n,), chunks=(K,), dtype="float64", fill_value=np.nan)
+        g.create_array(name, shape=(spec.n,), chunks=(K,), dtype="float64", fill_value=np.nan, dimension_names=("sample",))
     for name in ("modality", "resolution", "records"):
-        g.create_array(name, shape=(spec.n,), chunks=(K,), dtype=str)
-    g.create_array("manifest", shape=(spec.n_shards,), chunks=(1,), dtype=str)
+        g.create_array(name, shape=(spec.n,), chunks=(K,), dtype=str, dimension_names=("sample",))
+    g.create_array("manifest", shape=(spec.n_shards,), chunks=(1,), dtype=str, dimension_names=("shard",))
     g.attrs["emsim"] = {**attrs, "format": FORMAT_VERSION, **_spec_attrs(spec)}
 
 
@@ -203,6 +206,7 @@ def write_shard(group, spec: StoreSpec, shard: int, columns: dict[str, Any]) -> 
     y = np.asarray(columns["y"], dtype=spec.dtype)
     if x.shape[0] != stop - start:
         raise ValueError(f"shard {shard} has {x.shape[0]} samples, expected {stop - start}")
+    _clear_shard(group, spec, shard)
     group["x"][start:stop] = x
     group["y"][start:stop] = y
     for name in SCALARS:
@@ -220,8 +224,25 @@ def write_shard(group, spec: StoreSpec, shard: int, columns: dict[str, Any]) -> 
             sub.create_array(k, shape=v.shape, dtype=v.dtype, overwrite=True)[...] = v
             truth[f"columns/{k}"] = v
     entry = {"shard": shard, "start": start, "count": stop - start, "sha256": shard_checksum(x, y, list(columns["records"]), truth)}
-    group["manifest"][shard : shard + 1] = np.array([json.dumps(entry, sort_keys=True)], dtype=object)
+    write_manifest_entry(group, entry)
     return entry
+
+
+def _clear_shard(group, spec: StoreSpec, shard: int) -> None:
+    """Delete what an earlier, interrupted or damaged write left of a shard, so that it is
+    written afresh (zarr would otherwise read a truncated shard file to merge into it)."""
+    from zarr.core.sync import sync
+
+    prefix = f"{group.path}/" if group.path else ""
+    for name in ("x", "y", *SCALARS, *(t for t in TRUTH_ARRAYS if t in spec.truth)):
+        key = f"{prefix}{name}/c/" + "/".join([str(shard)] + ["0"] * (group[name].ndim - 1))
+        sync(group.store.delete(key))
+
+
+def write_manifest_entry(group, entry: dict | None, shard: int | None = None) -> None:
+    """Mark a shard complete (its entry) or incomplete (None): the last write of a shard."""
+    shard = int(entry["shard"] if entry is not None else shard)
+    group["manifest"][shard : shard + 1] = np.array([json.dumps(entry, sort_keys=True) if entry is not None else ""], dtype=object)
 
 
 def truth(group, index: int, names=None) -> dict:
@@ -323,6 +344,11 @@ def describe(path: str, verify_checksums: bool = False, sample: int = 256) -> di
         "old_format": old_format(attrs),
         "config": attrs.get("config"),
     }
+    if "://" not in str(path) and (Path(path) / "README.md").exists():
+        out["card"] = str(Path(path) / "README.md")
+    bad = verify(path) if verify_checksums else {}
+    if bad:  # statistics over the sound shards only
+        idx = idx[~np.isin(idx // spec.shard_size, list(bad))]
     if idx.size:
         pick = idx[np.linspace(0, idx.size - 1, min(sample, idx.size)).astype(int)]
         for name in ("x", "y"):
@@ -339,5 +365,5 @@ def describe(path: str, verify_checksums: bool = False, sample: int = 256) -> di
             v = v[np.isfinite(v)]
             out[name] = {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())} if v.size else None
     if verify_checksums:
-        out["corrupt_shards"] = {str(k): v for k, v in verify(path).items()}
+        out["corrupt_shards"] = {str(k): v for k, v in bad.items()}
     return out
