@@ -5,19 +5,40 @@ with its best sigma (the single sigma, from a grid, that maximises the mean PSNR
 evaluated pairs: an oracle baseline); and the raw input. Reports mean PSNR (eq. 1), SSIM and
 seconds per image.
 
-Super-resolution (``evaluate_sr``): the model (whole-image forward); ``bicubic`` (Keys, on
-the simulator's probe grid: LR pixel (i, j) is HR pixel (s i, s j), so the bicubic image equals the LR image at
-the probe pixels); ``nearest`` (nearest-neighbour infill, Ede 2019's input); ``lbnlm``
-(paired library-based non-local means, Algorithm 1 of the paired-SR paper) with a
-library built from ``library_pairs`` -- or, when none are given, leave-one-out from the
-evaluated pairs (each image's library excludes it). LB-NLM's time includes building its
-libraries, amortised over the images. Metrics (``sr_metrics``): PSNR, SSIM, their 3x3/5x5
-Gaussian-filtered variants, MS-SSIM and the Canny edge similarity, averaged over pairs.
+Super-resolution, methods: the model (whole-image forward, tiled); ``bicubic`` (Keys, on the
+pairs' pixel grid: "probe" for emsim's scans -- LR pixel (i, j) is HR pixel (s i, s j), so
+the bicubic image equals the LR image at the probe pixels -- or Pillow's "centre" grid);
+``nearest`` (nearest-neighbour infill, Ede 2019's input); ``lbnlm`` (paired library-based
+non-local means, Algorithm 1 of the paired-SR paper, ``baselines.lbnlm``). LB-NLM's time
+includes building its libraries, amortised over the images. Metrics: ``sr_metrics`` (both
+PSNR conventions, SSIM, the 3x3/5x5 Gaussian-filtered variants, MS-SSIM, the Canny edge
+similarity, Otsu foreground/background PSNR), averaged over the compared images. Protocols:
+
+- ``evaluate_sr`` / ``evaluate_sr_store(protocol="store")``: (lr, hr) pairs as they are.
+  Scan pairs are aligned (hr = s x lr). Paired acquisitions (``emsim.pairs.sr`` paired
+  mode: lr a whole field, hr a misregistered sub-region) are registered as the paired-SR
+  paper does (``register_pair``: HR onto the bicubic-upsampled LR, shift, rotation and
+  scale); every method's whole-field output is warped by that transform onto the HR image
+  and the metrics are taken over the largest box valid in both (``valid_box``). LB-NLM's
+  library comes from ``library_pairs`` (a store's samples before the evaluated ones),
+  registered alike, or leave-one-out from the evaluated pairs.
+- ``evaluate_sr_self`` (``protocol="self"``): the paired-SR paper's self-training: each
+  (registered) pair is cut into 3 x 4 sub-images (``split_pair``); LB-NLM's library comes
+  from the pair's own 9 training sub-images and every method is scored on its 3 test
+  sub-images (the right 25 %).
+- ``evaluate_zoom`` (``protocol="zoom"``): Moeller et al. 2023's standard evaluation on a
+  folder of HR reference images (Sec. 4.2): a zoom pyramid of pseudo-real references, the
+  images downscaled by nearest neighbour by z = L / L_ref for the integer zoom levels L from
+  L_ref / s to L_ref (20MX references: 5..20MX at 4x, 10..20MX at 2x; z = 1 is the raw
+  image), each degraded by nearest-neighbour downscaling by s to the model input. Pillow's
+  pixel-centre grid by default (the paper's resizing). LB-NLM: leave-one-out over the
+  images of one level.
 """
 
 from __future__ import annotations
 
 import csv
+import textwrap
 import time
 from pathlib import Path
 
@@ -27,7 +48,7 @@ from scipy import ndimage
 from emsim.errors import EmsimError
 
 from .archs import upscale
-from .metrics import METRICS, psnr, sr_metrics, ssim
+from .metrics import METRICS, ms_ssim_scales, psnr, sr_metrics, ssim
 
 GAUSS_SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
@@ -158,6 +179,22 @@ def write_csv(path: str | Path, rows: list[dict]) -> None:
 
 SR_BASELINES = ("bicubic", "nearest", "lbnlm")
 LIBRARY_PAIRS = 16  # earlier store samples used for the LB-NLM library
+ZOOM_REFERENCE = 20  # Moeller 2023: references at 20MX, pseudo-real levels down to 20/s MX
+SR_COLUMNS = (  # (row key, table header, format)
+    ("psnr_maxy", "PSNRmax", ".2f"), ("psnr_255", "PSNR255", ".2f"), ("ssim", "SSIM", ".4f"),
+    ("psnr_maxy_g3", "PSNRmax-g3", ".2f"), ("psnr_255_g3", "PSNR255-g3", ".2f"), ("ssim_g3", "SSIM-g3", ".4f"),
+    ("psnr_maxy_g5", "PSNRmax-g5", ".2f"), ("psnr_255_g5", "PSNR255-g5", ".2f"), ("ssim_g5", "SSIM-g5", ".4f"),
+    ("ms_ssim", "MS-SSIM", ".4f"), ("edge_sim", "edge", ".3f"), ("psnr_maxy_fg", "PSNRmax-fg", ".2f"), ("psnr_maxy_bg", "PSNRmax-bg", ".2f"),
+    ("seconds_per_image", "s/image", ".4f"),
+)
+SR_LEGEND = (
+    "PSNR in dB. PSNRmax: MAX = max(y) of the unfiltered reference (emsim's); PSNR255: the papers' 8-bit convention "
+    "(y min-max to 0..255, the estimate by the same map, rounded and clipped; MAX = 255). -g3/-g5: both images after "
+    "OpenCV's 3x3/5x5 GaussianBlur (binomial kernels; Moeller 2024), peak and SSIM's L those of the unfiltered y. "
+    "SSIM: scikit-image, L = range(y). MS-SSIM: Wang 2003, L = range(y), {scales} (5 need >= 176 px; fewer: the first M "
+    "weights renormalised). edge: Canny edge similarity (paired-SR eq. 4). -fg/-bg: over the Otsu foreground / "
+    "background of y (paired-SR Sec. IV-C)."
+)
 
 
 def _scale_of(pairs) -> int:
@@ -181,7 +218,63 @@ def sr_array(model, lr: np.ndarray, device="cpu", tile: int = 256) -> np.ndarray
     return restore_array(model, lr, tile=tile, overlap=min(32, tile // 4), device=device)
 
 
-def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"), library_pairs=None, lbnlm_config=None) -> list[dict]:
+def _check_sr(pairs, model, baselines, scale, paired: bool) -> tuple[list, int]:
+    """(float32 pairs, SR factor) after checking baselines, factor and model."""
+    pairs = [(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)) for x, y in pairs]
+    if not pairs:
+        raise EmsimError("no pairs to evaluate")
+    unknown = set(baselines) - set(SR_BASELINES)
+    if unknown:
+        raise EmsimError(f"unknown SR baselines {sorted(unknown)} (use {', '.join(SR_BASELINES)}, e.g. --baselines bicubic,lbnlm)")
+    if paired and scale is None:
+        raise EmsimError("paired acquisitions need their SR factor (the shapes do not tell it)")
+    s = int(scale) if paired else _scale_of(pairs)
+    if scale is not None and int(scale) != s:
+        raise EmsimError(f"the pairs are {s}x apart, not {scale}x")
+    if model is not None and upscale(model) != s:
+        raise EmsimError(f"the model upscales by {upscale(model)}, the pairs by {s}")
+    return pairs, s
+
+
+def _sr_outputs(pairs, model, device, baselines, s: int, grid: str) -> tuple[dict, dict]:
+    """Outputs and total seconds of the model, bicubic and nearest (those requested)."""
+    from emsim.imaging.resample import cubic_upsample, nearest_fill
+
+    methods = {"bicubic": lambda x: cubic_upsample(x, s, grid), "nearest": lambda x: nearest_fill(x, s)}
+    if model is not None:
+        methods = {"model": lambda x: sr_array(model, x, device), **methods}
+    outputs: dict[str, list] = {}
+    timing: dict[str, float] = {}
+    for name, f in methods.items():
+        if name == "model" or name in baselines:
+            t = time.perf_counter()
+            outputs[name] = [f(x) for x, _ in pairs]
+            timing[name] = time.perf_counter() - t
+    return outputs, timing
+
+
+def _sr_rows(outputs: dict, timing: dict, pairs, transforms=None) -> list[dict]:
+    """Mean ``sr_metrics`` per method; with ``transforms`` (paired acquisitions) each output
+    is first warped onto its HR image and both are cropped to their common valid box."""
+    from .baselines.registration import valid_box, warp
+
+    rows = []
+    for name, outs in outputs.items():
+        per = []
+        for i, ((_, y), o) in enumerate(zip(pairs, outs)):
+            if transforms is not None:
+                o, valid = warp(o, transforms[i], y.shape, order=3)
+                box = valid_box(valid)
+                y, o = y[box], o[box]
+            per.append((sr_metrics(y, o), ms_ssim_scales(y.shape)))
+        row = {"method": name}
+        row.update({k: float(np.mean([m[k] for m, _ in per])) for k in METRICS})
+        row.update({"ms_ssim_scales": min(m for _, m in per), "seconds_per_image": timing[name] / len(pairs), "n": len(pairs)})
+        rows.append(row)
+    return rows
+
+
+def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"), library_pairs=None, lbnlm_config=None, scale=None, paired=False, grid="probe") -> list[dict]:
     """SR model and baselines on (lr, hr) pairs of one integer factor.
 
     Parameters
@@ -191,80 +284,176 @@ def evaluate_sr(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"),
     device : torch device of the model
     baselines : any of ``SR_BASELINES``
     library_pairs : (lr, hr) pairs for LB-NLM's library (None: leave-one-out)
-    lbnlm_config : ``baselines.lbnlm.LBNLMConfig`` (None: the defaults)
+    lbnlm_config : ``baselines.lbnlm.LBNLMConfig`` (None: the defaults on ``grid``)
+    scale : the SR factor (None: from the shapes; required when ``paired``)
+    paired : the pairs are paired acquisitions (hr a misregistered sub-region of the lr
+        field): register each and compare the registered region (module docstring)
+    grid : pixel grid of the bicubic upsampling ("probe" or "centre")
 
     Returns
     -------
-    list of rows {method, psnr, ssim, psnr_g3, ssim_g3, psnr_g5, ssim_g5, ms_ssim,
-    edge_sim, seconds_per_image, n}
+    list of rows {method, the ``METRICS``, ms_ssim_scales (the fewest MS-SSIM scales used),
+    seconds_per_image, n}
     """
-    from emsim.imaging.resample import cubic_upsample, nearest_fill
+    from .baselines.registration import register_pair
 
-    pairs = [(np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)) for x, y in pairs]
-    if not pairs:
-        raise EmsimError("no pairs to evaluate")
-    unknown = set(baselines) - set(SR_BASELINES)
-    if unknown:
-        raise EmsimError(f"unknown SR baselines {sorted(unknown)} (use {', '.join(SR_BASELINES)}, e.g. --baselines bicubic,lbnlm)")
-    s = _scale_of(pairs)
-    outputs: dict[str, list] = {}
-    timing: dict[str, float] = {}
-    if model is not None:
-        ms = upscale(model)
-        if ms != s:
-            raise EmsimError(f"the model upscales by {ms}, the pairs by {s}")
-        t = time.perf_counter()
-        outputs["model"] = [sr_array(model, x, device) for x, _ in pairs]
-        timing["model"] = time.perf_counter() - t
-    if "bicubic" in baselines:
-        t = time.perf_counter()
-        outputs["bicubic"] = [cubic_upsample(x, s) for x, _ in pairs]
-        timing["bicubic"] = time.perf_counter() - t
-    if "nearest" in baselines:
-        t = time.perf_counter()
-        outputs["nearest"] = [nearest_fill(x, s) for x, _ in pairs]
-        timing["nearest"] = time.perf_counter() - t
+    pairs, s = _check_sr(pairs, model, baselines, scale, paired)
+    transforms = [register_pair(x, y, s)[0] for x, y in pairs] if paired else None
+    outputs, timing = _sr_outputs(pairs, model, device, baselines, s, grid)
     if "lbnlm" in baselines:
         from .baselines.lbnlm import LBNLMConfig, build_library, lbnlm_upscale
 
-        cfg = lbnlm_config or LBNLMConfig()
+        cfg = lbnlm_config or LBNLMConfig(grid=grid)
         t = time.perf_counter()
         if library_pairs:
-            lib = build_library(library_pairs, s, cfg)
+            lib_t = [register_pair(x, y, s)[0] for x, y in library_pairs] if paired else None
+            lib = build_library(library_pairs, s, cfg, lib_t)
             outputs["lbnlm"] = [lbnlm_upscale(x, lib) for x, _ in pairs]
         else:
             if len(pairs) < 2:
                 raise EmsimError("LB-NLM without library pairs needs at least 2 pairs (leave-one-out)")
-            outputs["lbnlm"] = [lbnlm_upscale(x, build_library(pairs[:i] + pairs[i + 1 :], s, cfg)) for i, (x, _) in enumerate(pairs)]
+
+            def others(seq, i):
+                return None if seq is None else seq[:i] + seq[i + 1 :]
+
+            outputs["lbnlm"] = [lbnlm_upscale(x, build_library(others(pairs, i), s, cfg, others(transforms, i))) for i, (x, _) in enumerate(pairs)]
         timing["lbnlm"] = time.perf_counter() - t
+    return _sr_rows(outputs, timing, pairs, transforms)
+
+
+def evaluate_sr_self(pairs, model=None, device="cpu", baselines=("bicubic", "lbnlm"), lbnlm_config=None, scale=None, paired=False, grid="probe") -> list[dict]:
+    """The paired-SR paper's self-training protocol (Sec. III-B): every pair (registered
+    first when ``paired``) is split into 3 x 4 sub-images (``split_pair``); LB-NLM's library
+    is built from the pair's 9 training sub-images, and all methods are scored on the 3
+    test sub-images of every pair. Arguments and rows as ``evaluate_sr`` (n: the number of
+    test sub-images)."""
+    from .baselines.lbnlm import LBNLMConfig, lbnlm_upscale, self_training, split_pair
+    from .baselines.registration import register_pair
+
+    pairs, s = _check_sr(pairs, model, baselines, scale, paired)
+    cfg = lbnlm_config or LBNLMConfig(grid=grid)
+    tests, sr, t_lib = [], [], 0.0
+    for x, y in pairs:
+        T = register_pair(x, y, s)[0] if paired else None
+        if "lbnlm" in baselines:
+            t = time.perf_counter()
+            lib, test = self_training(x, y, s, cfg, T)
+            sr += [lbnlm_upscale(lr, lib) for lr, _ in test]
+            t_lib += time.perf_counter() - t
+        else:
+            test = split_pair(x, y, s, T)[1]
+        tests += test
+    outputs, timing = _sr_outputs(tests, model, device, baselines, s, grid)
+    if "lbnlm" in baselines:
+        outputs["lbnlm"], timing["lbnlm"] = sr, t_lib
+    return _sr_rows(outputs, timing, tests)
+
+
+def zoom_levels(scale: int, reference: int = ZOOM_REFERENCE) -> list[int]:
+    """Moeller 2023's integer zoom levels ceil(reference / scale) .. reference."""
+    if int(reference) < 1:
+        raise EmsimError(f"the zoom reference level must be >= 1, got {reference}")
+    return list(range(-(-int(reference) // int(scale)), int(reference) + 1))
+
+
+def zoom_pairs(images, scale: int, level: int, reference: int = ZOOM_REFERENCE, grid: str = "centre") -> list[tuple[np.ndarray, np.ndarray]]:
+    """(LR input, pseudo-real HR target) per image at one zoom level: the image downscaled
+    by nearest neighbour by level / reference (the raw image at the reference level), its
+    bottom/right cropped to a multiple of ``scale``, and the target downscaled by
+    nearest neighbour by ``scale`` (``emsim.pairs.lronly.resize``, on ``grid``)."""
+    from emsim.pairs.lronly.resize import downscale, rescale
+
+    if not 1 <= int(level) <= int(reference):
+        raise EmsimError(f"zoom level {level} must lie in 1..{reference} (the reference level)")
+    out = []
+    for img in images:
+        z = rescale(img, level / reference, "nearest", grid) if level != reference else np.asarray(img, dtype=np.float32)
+        H, W = (z.shape[0] // scale) * scale, (z.shape[1] // scale) * scale
+        if min(H, W) < scale:
+            raise EmsimError(f"an image of {np.shape(img)} is too small for zoom level {level}/{reference} at {scale}x")
+        hr = np.ascontiguousarray(z[:H, :W])
+        out.append((downscale(hr, scale, "nearest", grid), hr))
+    return out
+
+
+def evaluate_zoom(source, model=None, device="cpu", baselines=("bicubic", "lbnlm"), scale=None, levels=None, reference: int = ZOOM_REFERENCE, grid: str = "centre", lbnlm_config=None) -> list[dict]:
+    """Moeller 2023's standard evaluation (module docstring) on HR reference images.
+
+    Parameters
+    ----------
+    source : a folder of images (``emsim.pairs.lronly.find_images``) or a list of 2D arrays
+    model, device, baselines, lbnlm_config : as ``evaluate_sr`` (LB-NLM: leave-one-out
+        over the images of each level)
+    scale : SR factor (None: the model's, else 4)
+    levels : integer zoom levels (None: ``zoom_levels(scale, reference)``)
+    reference : zoom level of the reference images (20: 20MX)
+    grid : pixel grid of the degradations and the bicubic baseline
+
+    Returns
+    -------
+    rows of ``evaluate_sr``, each with zoom_level and zoom (= level / reference) first
+    """
+    from emsim.io import read_image
+    from emsim.pairs.lronly.folder import find_images
+
+    images = [read_image(p) for p in find_images(source)] if isinstance(source, (str, Path)) else [np.asarray(a, dtype=np.float32) for a in source]
+    if not images:
+        raise EmsimError("no reference images for the zoom protocol")
+    s = upscale(model) if model is not None and scale is None else int(scale or 4)
     rows = []
-    for name, outs in outputs.items():
-        per = [sr_metrics(y, o) for (_, y), o in zip(pairs, outs)]
-        row = {"method": name}
-        row.update({k: float(np.mean([m[k] for m in per])) for k in METRICS})
-        row.update({"seconds_per_image": timing[name] / len(pairs), "n": len(pairs)})
-        rows.append(row)
+    for level in levels or zoom_levels(s, reference):
+        for r in evaluate_sr(zoom_pairs(images, s, level, reference, grid), model, device, baselines, lbnlm_config=lbnlm_config, scale=s, grid=grid):
+            rows.append({"zoom_level": int(level), "zoom": level / reference, **r})
     return rows
 
 
-def format_sr_table(rows: list[dict]) -> str:
-    """The rows of ``evaluate_sr`` as a text table."""
-    head = f"{'method':<10} {'PSNR':>7} {'SSIM':>7} {'PSNR-g3':>8} {'SSIM-g3':>8} {'PSNR-g5':>8} {'SSIM-g5':>8} {'MS-SSIM':>8} {'edge':>6} {'s/image':>8}   (n = {rows[0]['n']}; PSNR in dB)"
-    lines = [head]
+def format_sr_table(rows: list[dict], note: str = "") -> str:
+    """The rows of the SR evaluations as a text table (zoom rows with their level first),
+    with a legend of what each column measures; ``note``: appended to the header."""
+    zoom = "zoom_level" in rows[0]
+    head = (f"{'level':>5} {'zoom':>6} " if zoom else "") + f"{'method':<10} " + " ".join(f"{h:>{max(len(h), 7)}}" for _, h, _ in SR_COLUMNS)
+    lines = [f"{head}   (n = {rows[0]['n']}{'; ' + note if note else ''})"]
     for r in rows:
-        lines.append(
-            f"{r['method']:<10} {r['psnr']:>7.2f} {r['ssim']:>7.4f} {r['psnr_g3']:>8.2f} {r['ssim_g3']:>8.4f} "
-            f"{r['psnr_g5']:>8.2f} {r['ssim_g5']:>8.4f} {r['ms_ssim']:>8.4f} {r['edge_sim']:>6.3f} {r['seconds_per_image']:>8.4f}"
-        )
+        lead = f"{r['zoom_level']:>5} {r['zoom']:>6.3f} " if zoom else ""
+        lines.append(lead + f"{r['method']:<10} " + " ".join(f"{r[k]:>{max(len(h), 7)}{f}}" for k, h, f in SR_COLUMNS))
+    m = sorted({r["ms_ssim_scales"] for r in rows})
+    lines.append(textwrap.fill(SR_LEGEND.format(scales=f"M = {'/'.join(map(str, m))} scale{'s' if m != [1] else ''} here"), 110))
     return "\n".join(lines)
 
 
-def evaluate_sr_store(path, ckpt, n, baselines, device) -> tuple[list[dict], str]:
-    """Evaluate on the last ``n`` complete samples of a store whose ``x`` is (N, H/s, W/s)
-    and ``y`` (N, H, W); LB-NLM's library comes from up to 16 samples before them (or
-    leave-one-out when there are none). Returns (rows, table text)."""
+def sr_store_layout(path: str, indices) -> tuple[int | None, bool]:
+    """(SR factor, paired?) of a store: from its config (attrs) and each sample's
+    record["sr"], which must agree; (None, False) for a store that records neither (the
+    factor then comes from the shapes)."""
     from emsim.dataset import store
 
+    g = store.open_group(path, "r")
+    cfg = store.read_attrs(path).get("config") or {}
+    found = set()
+    if cfg.get("task") == "sr":
+        sr = cfg.get("sr", {})
+        found.add((int(sr.get("scale", 4)), sr.get("mode", "scan")))
+    for k in indices:
+        sr = store.read_record(g, k).get("sr")
+        if sr:
+            found.add((int(sr["scale"]), sr.get("mode", "scan")))
+    if len(found) > 1:
+        raise EmsimError(f"{path}: its samples disagree on the SR factor/mode: {sorted(found)}")
+    if not found:
+        return None, False
+    s, mode = found.pop()
+    return s, mode == "paired"
+
+
+def evaluate_sr_store(path, ckpt, n, baselines, device, protocol: str = "store") -> tuple[list[dict], str]:
+    """Evaluate on the last ``n`` complete samples of an SR store (scan or paired mode,
+    read from the store): ``protocol`` "store" (``evaluate_sr``; LB-NLM's library from up
+    to 16 samples before them, or leave-one-out when there are none) or "self"
+    (``evaluate_sr_self``). Returns (rows, table text)."""
+    from emsim.dataset import store
+
+    if protocol not in ("store", "self"):
+        raise EmsimError(f"unknown store protocol {protocol!r} (use store or self)")
     idx = store.complete_indices(path)
     if n is not None and n < 1:
         raise EmsimError(f"--n must be >= 1, got {n}")
@@ -272,15 +461,19 @@ def evaluate_sr_store(path, ckpt, n, baselines, device) -> tuple[list[dict], str
     if n == 0:
         raise EmsimError(f"{path} has no complete samples")
     pairs = store_pairs(path, n)
-    library = []
-    if "lbnlm" in baselines:
-        start = max(0, len(idx) - n - LIBRARY_PAIRS)
-        count = len(idx) - n - start
-        library = store_pairs(path, count, start) if count > 0 else []
+    start = len(idx) - n
+    if "lbnlm" in baselines and protocol == "store":
+        start = max(0, start - LIBRARY_PAIRS)
+    library = store_pairs(path, len(idx) - n - start, start) if start < len(idx) - n else []
+    scale, paired = sr_store_layout(path, idx[start:])
     model = None
     if ckpt:
         from .checkpoint import load_generator
 
         model = load_generator(ckpt, device, sr=True)
-    rows = evaluate_sr(pairs, model, device, tuple(baselines), library_pairs=library or None)
-    return rows, format_sr_table(rows)
+    if protocol == "self":
+        rows = evaluate_sr_self(pairs, model, device, tuple(baselines), scale=scale, paired=paired)
+    else:
+        rows = evaluate_sr(pairs, model, device, tuple(baselines), library_pairs=library or None, scale=scale, paired=paired)
+    note = ("paired acquisitions, registered" if paired else "aligned scans") + f"; {scale or _scale_of(pairs)}x; protocol {protocol}"
+    return rows, format_sr_table(rows, note)

@@ -1,13 +1,26 @@
 """Image-quality metrics (numpy in, floats out).
 
-- ``psnr`` (eq. 1, MAX = max(y) unless given) and ``ssim`` (scikit-image, the reference's
-  value range): restoration's.
-- ``psnr_g``/``ssim_g``: Moeller et al. 2024 (Sec. 5, "Metrics"): the metrics after a 3x3
-  or 5x5 Gaussian low-pass that attenuates STEM noise. The paper filters "the HR images";
-  we filter both HR images compared (reference and SR output) with the same kernel --
-  filtering only the reference would penalise any sharp output. Kernel widths are not
-  given; we use OpenCV's rule for a kernel size k with sigma unset,
-  sigma = 0.3 ((k - 1)/2 - 1) + 0.8 (0.8 for 3x3, 1.1 for 5x5), normalised, mirrored edges.
+- ``psnr`` (eq. 1, MAX = max(y) unless given) and ``ssim`` (scikit-image, L = the
+  reference's value range unless given): restoration's.
+- ``psnr_255``: the papers' convention. Both Moeller papers work on 8-bit gray values
+  (G = [0, 255]) and the paired-SR paper's thresholds (variance 100, sigma_n = 1) are 8-bit
+  gray levels; how raw data were brought to 8 bits is not said, we take a min-max map
+  (as the LB-NLM baseline's sigma_n does). Here the reference is mapped
+  min-max to [0, 255], the estimate by the same affine map, both rounded to integers (the
+  estimate clipped to [0, 255], as saving it as 8 bits does), and MAX = 255.
+- ``psnr_g``/``psnr_255_g``/``ssim_g``: Moeller et al. 2024 (Sec. 5, "Metrics"): "we
+  preprocess the HR images with a 3x3 or 5x5 Gaussian filter" -- the HR images compared,
+  reference and SR output (the authors' 2023 code, ``GaussMetric``, filters both with
+  ``cv2.GaussianBlur(img, (k, k), 0)``). For k <= 7 and sigma <= 0 OpenCV's getGaussianKernel returns the fixed binomial
+  kernels [1, 2, 1]/4 and [1, 4, 6, 4, 1]/16 (not the sigma rule 0.3((k-1)/2 - 1) + 0.8),
+  applied separably with BORDER_REFLECT_101 (scipy's "mirror"). The peak (and SSIM's L)
+  stays that of the unfiltered reference (max(y); 255 for ``psnr_255_g``): a fixed
+  convention, so a constant error reads the same filtered or not. ``psnr_255_g`` rounds the
+  filtered 8-bit images as OpenCV's uint8 output does (half up).
+- ``psnr_fg_bg`` (paired-SR paper, Sec. III-D, IV-C): the reference is split by
+  Otsu's threshold (scikit-image's ``threshold_otsu``) into foreground (above) and
+  background, isolated foreground pixels (no foreground 8-neighbour: the paper's "isolated
+  noise points") moved to the background, and PSNR (MAX = max(y)) is taken over each part.
 - ``ms_ssim``: Wang, Simoncelli & Bovik 2003 (used by Moeller et al. 2023): contrast-
   structure terms at scales 1..M-1 and the full SSIM at scale M, weights (0.0448,
   0.2856, 0.3001, 0.2363, 0.1333), 2x2 average downsampling between scales, Gaussian
@@ -15,8 +28,8 @@
   Negative terms are clamped to 0 (as common implementations do). Equal to pytorch-msssim
   (``ms_ssim(data_range=L, win_size=11, win_sigma=1.5)``) at >= 176 px (tested). Images too
   small for five scales (side < 176) use the largest M that keeps 11 pixels at the
-  coarsest scale, with the first M weights renormalised to sum to 1 (pytorch-msssim
-  refuses sides <= 160).
+  coarsest scale (``ms_ssim_scales``), with the first M weights renormalised to sum to 1
+  (pytorch-msssim refuses sides <= 160).
 - ``edge_similarity``: the paired-SR paper's eq. 4, sim = 1 - |B_HR != B_SR|_1 /
   (|B_HR|_1 + |B_SR|_1) on Canny edge maps (scikit-image). The paper's "key parameter
   0.2" is MATLAB's Canny threshold: high = 0.2 of the image's largest smoothed gradient
@@ -42,17 +55,19 @@ def psnr(y: np.ndarray, y_hat: np.ndarray, data_range: float | None = None) -> f
     return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
 
 
-def ssim(y: np.ndarray, y_hat: np.ndarray) -> float:
-    """Structural similarity (Wang et al. 2004) with the clean image's value range."""
+def ssim(y: np.ndarray, y_hat: np.ndarray, data_range: float | None = None) -> float:
+    """Structural similarity (Wang et al. 2004); L = the clean image's value range unless
+    ``data_range`` is given."""
     from skimage.metrics import structural_similarity
 
     y = np.asarray(y, dtype=np.float64)
-    rng = float(y.max() - y.min()) or 1.0
+    rng = (float(y.max() - y.min()) if data_range is None else float(data_range)) or 1.0
     return float(structural_similarity(y, np.asarray(y_hat, dtype=np.float64), data_range=rng))
 
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-GAUSS_SIGMA = {3: 0.8, 5: 1.1}  # OpenCV's sigma for 3x3 and 5x5 kernels
+MS_SSIM_WINDOW = 11
+GAUSS_KERNELS = {3: (1, 2, 1), 5: (1, 4, 6, 4, 1)}  # OpenCV's fixed kernels for ksize 3, 5
 CANNY_SIGMA = math.sqrt(2.0)
 
 
@@ -64,30 +79,78 @@ def _pair(y, y_hat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gaussian_kernel(size: int) -> np.ndarray:
-    """Normalised 1D Gaussian of ``size`` taps (3 or 5) with OpenCV's default sigma."""
-    if size not in GAUSS_SIGMA:
+    """OpenCV's ``getGaussianKernel(size, 0)`` for size 3 or 5: [1, 2, 1]/4, [1, 4, 6, 4, 1]/16."""
+    if size not in GAUSS_KERNELS:
         raise EmsimError(f"Gaussian-filtered metrics use 3x3 or 5x5 kernels, got {size}")
-    x = np.arange(size) - (size - 1) / 2
-    k = np.exp(-0.5 * (x / GAUSS_SIGMA[size]) ** 2)
+    k = np.asarray(GAUSS_KERNELS[size], dtype=np.float64)
     return k / k.sum()
 
 
 def gaussian_smooth(img: np.ndarray, size: int) -> np.ndarray:
+    """``cv2.GaussianBlur(img, (size, size), 0)`` in float64 (separable, BORDER_REFLECT_101)."""
     k = gaussian_kernel(size)
     out = ndimage.correlate1d(np.asarray(img, dtype=np.float64), k, axis=0, mode="mirror")
     return ndimage.correlate1d(out, k, axis=1, mode="mirror")
 
 
-def psnr_g(y, y_hat, size: int) -> float:
-    """PSNR of the size x size Gaussian-filtered images."""
+def to_8bit(img, ref) -> np.ndarray:
+    """``img`` under the min-max map of ``ref`` to [0, 255], rounded and clipped (float64)."""
+    r = np.asarray(ref, dtype=np.float64)
+    lo, span = float(r.min()), float(r.max() - r.min()) or 1.0
+    return np.clip(np.rint((np.asarray(img, dtype=np.float64) - lo) * (255.0 / span)), 0.0, 255.0)
+
+
+def psnr_255(y, y_hat) -> float:
+    """PSNR of the 8-bit images (``to_8bit`` by the reference's map), MAX = 255."""
     a, b = _pair(y, y_hat)
-    return float(psnr(gaussian_smooth(a, size), gaussian_smooth(b, size)))
+    return psnr(to_8bit(a, a), to_8bit(b, a), data_range=255.0)
+
+
+def psnr_g(y, y_hat, size: int) -> float:
+    """PSNR of the size x size Gaussian-filtered images, MAX = max(y) of the unfiltered y."""
+    a, b = _pair(y, y_hat)
+    return psnr(gaussian_smooth(a, size), gaussian_smooth(b, size), data_range=float(a.max()))
+
+
+def psnr_255_g(y, y_hat, size: int) -> float:
+    """``psnr_255`` after OpenCV's size x size GaussianBlur of both 8-bit images (uint8
+    output: rounded half up), MAX = 255."""
+    a, b = _pair(y, y_hat)
+
+    def blur(img):
+        return np.floor(gaussian_smooth(to_8bit(img, a), size) + 0.5)
+
+    return psnr(blur(a), blur(b), data_range=255.0)
 
 
 def ssim_g(y, y_hat, size: int) -> float:
-    """SSIM of the size x size Gaussian-filtered images."""
+    """SSIM of the size x size Gaussian-filtered images, L = the unfiltered y's range."""
     a, b = _pair(y, y_hat)
-    return ssim(gaussian_smooth(a, size), gaussian_smooth(b, size))
+    return ssim(gaussian_smooth(a, size), gaussian_smooth(b, size), data_range=float(a.max() - a.min()))
+
+
+def otsu_foreground(y) -> np.ndarray:
+    """Foreground mask of a reference: above Otsu's threshold, without isolated pixels
+    (those with no foreground 8-neighbour). All False for a constant image."""
+    from skimage.filters import threshold_otsu
+
+    a = np.asarray(y, dtype=np.float64)
+    if a.ndim != 2:
+        raise EmsimError(f"expected a 2D image, got shape {a.shape}")
+    if a.max() == a.min():
+        return np.zeros(a.shape, dtype=bool)
+    fg = a > threshold_otsu(a)
+    neighbours = ndimage.convolve(fg.astype(np.int32), np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]]), mode="constant")
+    return fg & (neighbours > 0)
+
+
+def psnr_fg_bg(y, y_hat) -> tuple[float, float]:
+    """(foreground, background) PSNR (MAX = max(y)) over ``otsu_foreground(y)`` and its
+    complement; NaN for an empty part."""
+    a, b = _pair(y, y_hat)
+    fg = otsu_foreground(a)
+    peak = float(a.max())
+    return tuple(psnr(a[m], b[m], data_range=peak) if m.any() else float("nan") for m in (fg, ~fg))
 
 
 def _ssim_terms(x: np.ndarray, y: np.ndarray, data_range: float, sigma: float = 1.5, truncate: float = 3.5) -> tuple[float, float]:
@@ -107,6 +170,17 @@ def _ssim_terms(x: np.ndarray, y: np.ndarray, data_range: float, sigma: float = 
     return float(np.mean((lum * cs)[crop])), float(np.mean(cs[crop]))
 
 
+def ms_ssim_scales(shape, scales: int = 5) -> int:
+    """Number of MS-SSIM scales M for an image of ``shape``: min(scales, 5, 1 +
+    floor(log2(min side / 11))); an EmsimError below 11 px."""
+    side = min(int(shape[0]), int(shape[1]))
+    fit = 1 + int(math.floor(math.log2(side / MS_SSIM_WINDOW))) if side >= MS_SSIM_WINDOW else 0
+    m = min(int(scales), 5, fit)
+    if m < 1:
+        raise EmsimError(f"MS-SSIM needs images of at least {MS_SSIM_WINDOW}x{MS_SSIM_WINDOW}, got {tuple(shape)}")
+    return m
+
+
 def ms_ssim(y, y_hat, scales: int = 5) -> float:
     """Multi-scale SSIM (Wang et al. 2003) of ``y_hat`` against the reference ``y``.
 
@@ -122,11 +196,7 @@ def ms_ssim(y, y_hat, scales: int = 5) -> float:
     renormalised to sum to 1; an EmsimError below 11 px.
     """
     a, b = _pair(y, y_hat)
-    win = 11
-    fit = 1 + int(math.floor(math.log2(min(a.shape) / win))) if min(a.shape) >= win else 0
-    m = min(int(scales), 5, fit)
-    if m < 1:
-        raise EmsimError(f"MS-SSIM needs images of at least {win}x{win}, got {a.shape}")
+    m = ms_ssim_scales(a.shape, scales)
     w = np.asarray(MS_SSIM_WEIGHTS[:m])
     w = w / w.sum() if m < 5 else w
     data_range = float(a.max() - a.min()) or 1.0
@@ -175,19 +245,18 @@ def edge_similarity(y, y_hat, threshold: float = 0.2) -> float:
     return edge_map_similarity(canny_edges(a, threshold), canny_edges(b, threshold))
 
 
-METRICS = ("psnr", "ssim", "psnr_g3", "ssim_g3", "psnr_g5", "ssim_g5", "ms_ssim", "edge_sim")
+METRICS = (
+    "psnr_maxy", "psnr_255", "ssim", "psnr_maxy_g3", "psnr_255_g3", "ssim_g3", "psnr_maxy_g5", "psnr_255_g5", "ssim_g5",
+    "ms_ssim", "edge_sim", "psnr_maxy_fg", "psnr_maxy_bg",
+)  # psnr_maxy*: MAX = max(y) (``psnr``); psnr_255*: the papers' 8-bit convention
 
 
 def sr_metrics(y, y_hat) -> dict[str, float]:
     """All SR metrics of ``y_hat`` against the HR reference ``y`` (keys ``METRICS``)."""
     a, b = _pair(y, y_hat)
-    return {
-        "psnr": float(psnr(a, b)),
-        "ssim": ssim(a, b),
-        "psnr_g3": psnr_g(a, b, 3),
-        "ssim_g3": ssim_g(a, b, 3),
-        "psnr_g5": psnr_g(a, b, 5),
-        "ssim_g5": ssim_g(a, b, 5),
-        "ms_ssim": ms_ssim(a, b),
-        "edge_sim": edge_similarity(a, b),
-    }
+    out = {"psnr_maxy": psnr(a, b), "psnr_255": psnr_255(a, b), "ssim": ssim(a, b)}
+    for k in (3, 5):
+        out.update({f"psnr_maxy_g{k}": psnr_g(a, b, k), f"psnr_255_g{k}": psnr_255_g(a, b, k), f"ssim_g{k}": ssim_g(a, b, k)})
+    out["ms_ssim"], out["edge_sim"] = ms_ssim(a, b), edge_similarity(a, b)
+    out["psnr_maxy_fg"], out["psnr_maxy_bg"] = psnr_fg_bg(a, b)
+    return {k: float(out[k]) for k in METRICS}

@@ -9,7 +9,7 @@ from scipy import ndimage
 from emsim.errors import EmsimError
 from emsim.imaging.resample import cubic_upsample
 from restoration.baselines.lbnlm import LBNLMConfig, _local_register, _patches_at, build_library, kmeans, lbnlm_upscale
-from restoration.metrics import psnr, ssim
+from restoration.metrics import METRICS, psnr, ssim
 from restoration.baselines.registration import Transform, masked_ncc_map, ncc, register, register_pair, warp
 from restoration.evaluate import evaluate_sr, evaluate_sr_store, format_sr_table
 
@@ -98,6 +98,17 @@ def test_registration_recovers_scale_and_a_sub_area(field):
     assert (got.dy, got.dx, got.angle) == pytest.approx((50.0, 70.0, 1.5), abs=0.1)
 
 
+def test_registration_searches_the_scale_by_default(field):
+    """Paired acquisitions differ by up to +-2 % in magnification (old behaviour: the
+    default search was rigid, scale 1, leaving 1.7 px at the edge of a 160 px field)."""
+    true = Transform(2.3, -4.1, 1.2, 1.018)
+    moving, _ = warp(field, true.inverse(field.shape))
+    got = register(field, moving)
+    assert got.scale == pytest.approx(1.018, abs=0.0015)
+    assert (got.dy, got.dx, got.angle) == pytest.approx((2.3, -4.1, 1.2), abs=0.15)
+    assert register(field, moving, scales=(1.0,)).scale == 1.0  # a rigid search on request
+
+
 def test_register_pair_from_a_noisy_lr_image(field, rng):
     true = Transform(2.7, 3.9, -2.2)
     moved, _ = warp(field, true.inverse(field.shape))
@@ -148,6 +159,37 @@ def test_local_registration_finds_the_offset():
     np.testing.assert_allclose(_patches_at(hr, r2, c2, 9)[:3], _patches_at(ir, rows, cols, 9)[:3])
 
 
+def test_lbnlm_defaults_are_the_papers():
+    """n = 9, k = 50, K = 10 and the experiments' L = 80,000, with local registration
+    (old behaviour: L = 4000 and local registration off)."""
+    cfg = LBNLMConfig()
+    assert (cfg.patch, cfg.categories, cfg.oversample, cfg.library_size) == (9, 50, 10, 80000)
+    assert cfg.local_radius > 0
+
+
+def test_split_pair_is_the_papers_self_training_partition(field):
+    from restoration.baselines.lbnlm import split_pair, self_training
+
+    hr = field[:96, :128].astype(np.float32)
+    lr = hr[::2, ::2]
+    train, test = split_pair(lr, hr, 2)
+    assert len(train) == 9 and len(test) == 3  # 3 x 4 sub-images, the right column tested
+    np.testing.assert_array_equal(test[1][1], hr[32:64, 96:128])
+    np.testing.assert_array_equal(train[4][0], lr[16:32, 16:32])
+    assert all(np.array_equal(t_lr, t_hr[::2, ::2]) for t_lr, t_hr in train + test)
+    with pytest.raises(EmsimError, match="registration"):
+        split_pair(lr[:40], hr, 2)
+    # a paired acquisition: the HR image covers a rotated, magnified sub-region of the field
+    sub = Transform(40.0, 30.0, 2.0, 1.015, center=(47.5, 63.5))
+    big = ndimage.gaussian_filter(np.random.default_rng(9).standard_normal((192, 224)), 3.0)
+    hr_p, _ = warp(big, sub, (96, 128))
+    T = register_pair(big[::2, ::2], hr_p, 2)[0]
+    train, test = split_pair(big[::2, ::2], hr_p, 2, T)
+    assert len(train) == 9 and all(ncc(t_lr, t_hr[::2, ::2]) > 0.98 for t_lr, t_hr in train + test)
+    lib, test = self_training(lr, hr, 2, LBNLMConfig(library_size=300, categories=10))
+    assert len(lib) <= 300 and len(test) == 3
+
+
 def test_lbnlm_beats_bicubic_on_a_simulated_pair_set():
     pairs = pair_set(8, 1)
     lib = build_library(pairs[:6], 2, LBNLMConfig(library_size=2000))
@@ -172,13 +214,13 @@ def test_evaluate_sr_table():
     rows = evaluate_sr(pairs[3:], model, baselines=("bicubic", "nearest", "lbnlm"), library_pairs=pairs[:3])
     by = {r["method"]: r for r in rows}
     assert list(by) == ["model", "bicubic", "nearest", "lbnlm"]
-    assert set(rows[0]) == {"method", "psnr", "ssim", "psnr_g3", "ssim_g3", "psnr_g5", "ssim_g5", "ms_ssim", "edge_sim", "seconds_per_image", "n"}
-    assert by["lbnlm"]["psnr"] > by["bicubic"]["psnr"] > by["nearest"]["psnr"]
+    assert set(rows[0]) == {"method", *METRICS, "ms_ssim_scales", "seconds_per_image", "n"}
+    assert by["lbnlm"]["psnr_maxy"] > by["bicubic"]["psnr_maxy"] > by["nearest"]["psnr_maxy"]
     assert all(r["n"] == 2 for r in rows)
     table = format_sr_table(rows)
     assert "lbnlm" in table and "MS-SSIM" in table
     loo = evaluate_sr(pairs[:3], baselines=("lbnlm",))  # leave-one-out library
-    assert loo[0]["method"] == "lbnlm" and math.isfinite(loo[0]["psnr"])
+    assert loo[0]["method"] == "lbnlm" and math.isfinite(loo[0]["psnr_maxy"])
     with pytest.raises(EmsimError):
         evaluate_sr(pairs, baselines=("bm3d",))
     with pytest.raises(EmsimError):
@@ -202,5 +244,5 @@ def test_evaluate_sr_store(tmp_path):
     rows, table = evaluate_sr_store(path, None, 2, ("bicubic", "lbnlm"), "cpu")
     ref = evaluate_sr(pairs[4:], baselines=("bicubic", "lbnlm"), library_pairs=pairs[:4])
     for r, q in zip(rows, ref):
-        assert r["method"] == q["method"] and r["psnr"] == pytest.approx(q["psnr"]) and r["n"] == 2
+        assert r["method"] == q["method"] and r["psnr_maxy"] == pytest.approx(q["psnr_maxy"]) and r["n"] == 2
     assert "bicubic" in table

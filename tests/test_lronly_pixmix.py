@@ -142,3 +142,58 @@ def test_fractals_are_detailed(rng):
     assert np.all(np.linalg.svd(A, compute_uv=False) <= 0.95 + 1e-9)  # contractive maps
     fg = img > 0.05 if not rec["invert"] else img < 0.95
     assert 0.01 < fg.mean() < 0.99
+
+
+def _dim_image(rng):
+    """An image whose 48^2 crops cover only part of its gray scale (a ramp 100 .. 290)."""
+    return (100 + np.add.outer(np.arange(96.0), np.arange(96.0)) + rng.random((96, 96))).astype(np.float32)
+
+
+def test_pixmix_mixes_absolute_gray_values(rng):
+    """Mixing works on the image's gray scale (the paper's G = [0, 255] / 255), not on a
+    min-max normalised crop: the record's range is the image's, and one addition step with
+    the mixing crop matches eq. 1 on (crop - lo) / (hi - lo)."""
+    img = _dim_image(rng)
+    mixing = [np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(48, 48)]
+    cfg = PixMixConfig(scale=2, k_max=1, p_augment=0.0, scales=(1.0,), kernels=("nearest",))
+    for k in range(40):
+        lr, hr, rec = pixmix_pair(sample_rng(3, k), img, mixing, cfg, 48)
+        assert rec["range"] == [pytest.approx(float(img.min())), pytest.approx(float(img.max()))]
+        if rec["pixmix"]["k"] == 1 and rec["pixmix"]["steps"][0]["op"] == "add":
+            break
+    else:
+        pytest.fail("no addition step drawn")
+    (top, left), lo, hi = rec["crop"], *rec["range"]
+    crop, mix = img[top : top + 48, left : left + 48], mixing[0]
+    st = rec["pixmix"]["steps"][0]
+    ref = lo + (hi - lo) * np.clip(mix_add((crop - lo) / (hi - lo), mix, st["a"], st["b"]), 0, 1)
+    np.testing.assert_allclose(hr, ref, rtol=1e-5)
+
+
+def test_autocontrast_acts_on_the_training_crop(rng):
+    """After a per-crop min-max normalisation autocontrast was the identity; on absolute
+    gray values it stretches a crop to the full gray scale."""
+    img = _dim_image(rng)
+    cfg = PixMixConfig(scale=2, k_max=0, p_augment=1.0, augmentations=("autocontrast",), scales=(1.0,), kernels=("nearest",))
+    changed = 0
+    for k in range(10):
+        lr, hr, rec = pixmix_pair(sample_rng(5, k), img, [np.zeros((48, 48), np.float32)], cfg, 48)
+        top, left = rec["crop"]
+        crop = img[top : top + 48, left : left + 48]
+        assert rec["pixmix"]["start"]["op"] == "autocontrast"
+        np.testing.assert_allclose([hr.min(), hr.max()], [img.min(), img.max()], rtol=1e-4)  # stretched to the image's scale
+        changed += float(np.abs(hr - crop).max()) > 1.0
+    assert changed == 10
+
+
+def test_mixing_crops_are_random_regions_of_larger_images():
+    """The default mixing images are larger than the default 256^2 crop, so crops come from
+    random positions (with 256^2 images every crop was the whole image: only as many
+    partners as images)."""
+    from emsim.pairs.lronly.pixmix import mixing_crop
+
+    cfg = MixingConfig(n=2)
+    assert cfg.size >= 2 * 256
+    mixing = MixingSet.generate(cfg)
+    seen = {(r["mixing_image"], *r["crop"]) for r in (mixing_crop(sample_rng(8, k), mixing, 256, None)[1] for k in range(100))}
+    assert len(seen) > 90

@@ -118,3 +118,45 @@ def test_tiny_model_trains_on_cpu():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_centre_grid_torch_bicubic_matches_pillow_and_numpy(rng):
+    """grid="centre" (HR pixel k at LR coordinate (k + 0.5)/s - 0.5) is Pillow's BICUBIC
+    upscaling of the edge-padded image and the numpy ``cubic_upsample(..., "centre")``."""
+    from PIL import Image
+
+    x = rng.random((2, 1, 9, 11)).astype(np.float32)
+    for s in (2, 3, 4):
+        got = bicubic_upsample(torch.from_numpy(x), s, "centre").numpy()
+        p = 3
+        padded = np.pad(x[0, 0], p, mode="edge")
+        ref = np.asarray(Image.fromarray(padded, mode="F").resize((s * padded.shape[1], s * padded.shape[0]), Image.Resampling.BICUBIC))
+        ref = ref[s * p : s * (p + 9), s * p : s * (p + 11)]
+        np.testing.assert_allclose(got[0, 0, 2:-2, 2:-2], ref[2:-2, 2:-2], atol=1e-5)
+        for b in range(2):
+            np.testing.assert_allclose(got[b, 0], cubic_upsample(x[b, 0], s, "centre"), atol=1e-5)
+        assert not np.allclose(got[0, 0], bicubic_upsample(torch.from_numpy(x), s)[0, 0].numpy(), atol=1e-3)  # the grids differ
+
+
+@pytest.mark.parametrize("arch,kw,tail", [("swinir", TINY_SWIN, "upsample"), ("cgrdn_sr", TINY_CGRDN, "tail")])
+def test_grid_and_switches_of_the_sr_networks(arch, kw, tail, rng):
+    """``grid`` sets the residual's pixel grid; ``normalise=False`` and ``residual="none"``
+    give the plain network of the papers. All go into ``config``, so ``build`` rebuilds them."""
+    x = rng.random((9, 10)).astype(np.float32) * 5 + 2
+    t = torch.from_numpy(x)[None, None]
+    for grid, normalise in [("centre", True), ("centre", False), ("probe", False)]:
+        m = SR_ARCHS[arch](scale=4, grid=grid, normalise=normalise, **kw).eval()
+        conv = getattr(m, tail)[0]
+        torch.nn.init.zeros_(conv.weight)
+        torch.nn.init.zeros_(conv.bias)
+        assert m.config["grid"] == grid and m.config["normalise"] is normalise and build(m.config).grid == grid
+        with torch.no_grad():
+            np.testing.assert_allclose(m(t)[0, 0].numpy(), cubic_upsample(x, 4, grid), atol=1e-4)
+    plain = SR_ARCHS[arch](scale=2, normalise=False, residual="none", **kw).eval()
+    conv = getattr(plain, tail)[0]
+    torch.nn.init.zeros_(conv.weight)
+    torch.nn.init.zeros_(conv.bias)
+    with torch.no_grad():
+        assert torch.count_nonzero(plain(t)) == 0  # no residual, no de-normalisation
+    with pytest.raises(ValueError, match="grid"):
+        SR_ARCHS[arch](scale=2, grid="corner", **kw)

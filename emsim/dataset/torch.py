@@ -3,10 +3,12 @@
 - ``ZarrPairs(path)``: map-style dataset over a store written by ``emsim generate``;
 - ``SimulatedPairs(seed, config)``: iterable dataset generating pairs on the fly;
 - ``LROnlyDataset(pairs)`` / ``make_torch_dataset``: LR-only SR pairs from real images
-  (``emsim.pairs.lronly.LROnlyPairs``);
+  (``emsim.pairs.lronly.LROnlyPairs``), drawn at stream positions by ``PositionSampler``;
 - ``CroppedPairs``: random patch crops of a map-style dataset, drawn from the stream
   position (SR-aware: the HR crop starts on the LR probe grid);
-- ``StreamSampler``: endless, resumable, rank-strided shuffled stream of (item, position).
+- ``StreamSampler``: endless, resumable, rank-strided shuffled stream of (item, position);
+- ``PositionSampler``: endless, resumable, rank-strided stream of global positions (for
+  sources with a pair at every position, such as an unbounded ``LROnlyPairs``).
 
 Map-style datasets accept an index or the (index, position) items of ``StreamSampler``.
 All return float32 tensors of shape 1 x H x W (x, y); ``ZarrPairs`` and ``SimulatedPairs``
@@ -177,18 +179,20 @@ class SimulatedPairs(IterableDataset):
 
 
 class LROnlyDataset(Dataset):
-    """torch view of an ``LROnlyPairs`` (optionally of the subset ``indices``): (x, y)
-    float32 tensors 1 x h x w (+ record)."""
+    """torch view of an ``LROnlyPairs``: item k (an index or ``PositionSampler``'s position)
+    is pair k -- of the subset ``indices`` if given, else of the pairs themselves, any
+    position of an unbounded stream -- as (x, y) float32 tensors 1 x h x w (+ record)."""
 
     def __init__(self, pairs: LROnlyPairs, indices=None, with_record: bool = False):
         self.pairs, self.with_record = pairs, with_record
-        self.indices = np.arange(len(pairs)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
 
     def __len__(self) -> int:
-        return int(self.indices.size)
+        return len(self.pairs) if self.indices is None else int(self.indices.size)
 
     def __getitem__(self, item):
-        lr, hr, rec = self.pairs[int(self.indices[_index(item)])]
+        k = _index(item)
+        lr, hr, rec = self.pairs[k if self.indices is None else int(self.indices[k])]
         return (tensor(lr), tensor(hr), rec) if self.with_record else (tensor(lr), tensor(hr))
 
 
@@ -243,3 +247,17 @@ class StreamSampler(Sampler):
             for i in perm[k:].tolist():
                 yield i, pos
                 pos += 1
+
+
+class PositionSampler(Sampler):
+    """Endless, resumable stream of global positions for one rank: rank + world * p for
+    p = start, start + 1, ... (``start``: the rank's position, e.g. step * batch)."""
+
+    def __init__(self, start: int = 0, rank: int = 0, world: int = 1):
+        self.start, self.rank, self.world = int(start), int(rank), int(world)
+
+    def __iter__(self):
+        p = self.start
+        while True:
+            yield self.rank + self.world * p
+            p += 1

@@ -6,10 +6,18 @@ fractional offset t = c - floor(c) in [0, 1), as polynomials in t (no branches, 
 It uses arithmetic only, so the same function serves numpy arrays, torch tensors and,
 compiled with ``numba.njit``, numba scalars (``emsim.distort.postprocess`` does that).
 
-Probe-grid upsampling (``cubic_upsample``): HR pixel k samples LR coordinate k / s, so LR
-pixel (i, j) sits on HR pixel (s i, s j) -- the convention of emsim's simulated scans, where
-an LR probe position is an HR probe position. It interpolates:
-``cubic_upsample(y[::s, ::s], s)[::s, ::s] == y[::s, ::s]``. Edges are replicated.
+Two pixel grids (``GRIDS``, ``grid_coords``) place HR pixel k at an LR coordinate:
+
+- "probe" (the default here): k / s, so LR pixel (i, j) sits on HR pixel (s i, s j) -- the
+  convention of emsim's simulated scans (``emsim.pairs.sr``), where an LR probe position IS
+  an HR probe position. ``cubic_upsample`` then interpolates:
+  ``cubic_upsample(y[::s, ::s], s)[::s, ::s] == y[::s, ::s]``.
+- "centre": (k + 0.5) / s - 0.5, pixels as unit squares whose centres line up -- the
+  convention of Pillow and OpenCV, with which real LR images are made and evaluated (the
+  LR-only pipelines, ``emsim.pairs.lronly``). ``cubic_upsample(x, s, "centre")`` is
+  Pillow's BICUBIC upscaling of the edge-padded image.
+
+Edges are replicated.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import numpy as np
 from ..errors import EmsimError
 
 KEYS_A = -0.5
+GRIDS = ("probe", "centre")
 
 
 def keys_taps(t, a: float = KEYS_A):
@@ -66,12 +75,27 @@ def check_image(img) -> np.ndarray:
     return a
 
 
-def cubic_upsample(x, s: int) -> np.ndarray:
-    """(h, w) -> (s*h, s*w): Keys bicubic on the probe grid (HR pixel k at LR coordinate k/s)."""
+def check_grid(grid: str) -> str:
+    """One of ``GRIDS``."""
+    if grid not in GRIDS:
+        raise EmsimError(f"unknown pixel grid {grid!r} (use {' or '.join(GRIDS)})")
+    return grid
+
+
+def grid_coords(n: int, s: int, grid: str = "probe") -> np.ndarray:
+    """LR coordinates of HR pixels 0 .. n-1 at factor s: k / s ("probe") or
+    (k + 0.5) / s - 0.5 ("centre")."""
+    k = np.arange(n, dtype=np.float64)
+    return k / s if check_grid(grid) == "probe" else (k + 0.5) / s - 0.5
+
+
+def cubic_upsample(x, s: int, grid: str = "probe") -> np.ndarray:
+    """(h, w) -> (s*h, s*w): Keys bicubic, HR pixel k at the LR coordinate of ``grid``
+    (``grid_coords``), edges replicated."""
     a = check_image(x)
     s = check_scale(s)
-    out = cubic_resample_axis(a, np.arange(s * a.shape[0]) / s, 0)
-    return cubic_resample_axis(out, np.arange(s * a.shape[1]) / s, 1).astype(np.float32)
+    out = cubic_resample_axis(a, grid_coords(s * a.shape[0], s, grid), 0)
+    return cubic_resample_axis(out, grid_coords(s * a.shape[1], s, grid), 1).astype(np.float32)
 
 
 def nearest_fill(x, s: int, shape=None) -> np.ndarray:

@@ -8,7 +8,9 @@ random chosen value between 10% and 100%", m ~ U(0.1, 1)) rotation is int(30 m) 
 shear m * 0.3, translation int(m * size / 3) pixels (each with a random sign), posterise
 keeps 4 - int(4 m) bits (at least 1), solarise inverts values >= 1 - m. Geometric
 operations use Pillow's bilinear resampling with zero fill on the float image;
-equalise and posterise work on the 8-bit quantised image, as Pillow does.
+equalise and posterise work on the 8-bit quantised image, as Pillow does. PixMix hands
+them crops on the image's absolute gray scale (``pixmix``), so autocontrast stretches a
+crop's own range to [0, 1].
 """
 
 from __future__ import annotations

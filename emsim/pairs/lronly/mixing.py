@@ -39,10 +39,12 @@ MANIFEST = "mixing.json"
 
 @dataclasses.dataclass(frozen=True)
 class MixingConfig:
-    """``n`` images of ``size`` x ``size`` pixels from ``sources`` (cycled), from ``seed``."""
+    """``n`` images of ``size`` x ``size`` pixels from ``sources`` (cycled), from ``seed``.
+    The default size is twice the default 256^2 training crop: PixMix crops a random
+    region of a mixing image, as the reference resizes to 8/7 of the crop and crops."""
 
     n: int = 64
-    size: int = 256
+    size: int = 512
     sources: tuple[str, ...] = SOURCES
     seed: int = 0
 

@@ -5,8 +5,10 @@ Pipeline per pair: random multi-scale augmentation of the real LR image (a facto
 set of 30, 15 down by nearest neighbour in 0.25..0.95 and 15 up by bicubic in 1.2..4.0:
 "image sizes between 25% and 400%", "equally distributed between up- and downscaling")
 and a random HR crop x; a random crop of a mixing image (optionally bicubic-upscaled by
-an integer b first); K ~ U{0, ..., K_max} mixing iterations; a degradation with one of
-the six Pillow kernels to the LR input.
+an integer b first; the default mixing images are twice the default crop, so the crop
+position varies); K ~ U{0, ..., K_max} mixing iterations; a degradation with one of the
+six Pillow kernels to the LR input. Resampling is on the config's pixel grid (``resize``:
+Pillow's "centre" grid by default).
 
 PixMix (reference code): mixed = augment(x) or x (probability 1/2 each); then K times:
 partner = augment(x) or the mixing crop (1/2 each), operation = add or multiply (1/2
@@ -17,8 +19,13 @@ reference code (which eq. 1-2 abbreviate), addition mixes the images centred to 
 and multiplication the images scaled to [0, 2]:
     add(x1, x2) = (a (2 x1 - 1) + b (2 x2 - 1) + 1) / 2,
     mul(x1, x2) = (2 x1)^a (2 x2)^b / 2.
-Mixing works in [0, 1]: the HR crop is min-max normalised first and mapped back to its
-intensity range afterwards, so pairs stay in the image's units.
+Mixing works on absolute gray values in [0, 1], as the paper's 8-bit images (G = [0, 255])
+divided by 255: the crop is scaled by its whole image's gray scale (``value_range``: the
+image's min .. max unless given; an 8-bit image that spans 0..255 gives the paper's
+/255), clipped to [0, 1] (as Pillow's 8-bit bicubic upscaling clips), and the mixed
+target is mapped back to the image's units. So a crop keeps its own contrast and
+brightness within the image -- which autocontrast, equalise, posterise and solarise act
+on -- and the mixing weights act on the same scale for every crop.
 
 Defaults: K_max = 30, beta = 2 (the paper's best for STEM); Hendrycks' ImageNet default is
 K_max = 4, beta = 4. Mixing-image upscaling b is off (it "does not improve results").
@@ -27,10 +34,12 @@ K_max = 4, beta = 4. Mixing-image upscaling b is off (it "does not improve resul
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
 
 from ...errors import ConfigError, EmsimError
+from ...imaging.resample import GRIDS
 from .augment import AUGMENTATIONS, OPS, augment
 from .crops import dihedral
 from .resize import KERNELS, downscale, rescale_crop, rescaled_size
@@ -46,7 +55,8 @@ class PixMixConfig:
     image) is an augmented copy of the crop rather than the mixing crop / the crop itself;
     ``mix_upscale``: (low, high) integer range of b, or None for no upscaling;
     ``scales``: multi-scale factors (< 1: nearest, > 1: bicubic); ``kernels``: the
-    degradations; ``dihedral``: random flips/rotations of the crop (off)."""
+    degradations; ``dihedral``: random flips/rotations of the crop (the paper's "basic
+    augmentation"; off); ``grid``: the pixel grid (``resize``)."""
 
     scale: int = 4
     k_max: int = 30
@@ -58,10 +68,13 @@ class PixMixConfig:
     scales: tuple[float, ...] = SCALES_DEFAULT
     kernels: tuple[str, ...] = KERNELS
     dihedral: bool = False
+    grid: Literal["centre", "probe"] = "centre"
 
     def __post_init__(self):
         if self.scale < 2:
             raise ConfigError(f"pixmix.scale = {self.scale} must be an integer >= 2")
+        if self.grid not in GRIDS:
+            raise ConfigError(f"pixmix.grid = {self.grid!r} (use {' or '.join(GRIDS)})")
         if self.k_max < 0:
             raise ConfigError(f"pixmix.k_max = {self.k_max} must be >= 0")
         if not self.beta > 0:
@@ -78,6 +91,11 @@ class PixMixConfig:
             raise ConfigError(f"pixmix.scales = {list(self.scales)} must be positive")
         if not self.kernels or set(self.kernels) - set(KERNELS):
             raise ConfigError(f"pixmix.kernels = {list(self.kernels)} must be a non-empty subset of {list(KERNELS)}")
+
+    def degrade(self, hr: np.ndarray) -> np.ndarray:
+        """The validation input of an HR reference: nearest-neighbour downscaling by the
+        scale (the paper's evaluation)."""
+        return downscale(hr, self.scale, "nearest", self.grid)
 
 
 def mixing_weights(rng: np.random.Generator, beta: float) -> tuple[float, float, int]:
@@ -128,9 +146,10 @@ def pixmix(rng: np.random.Generator, x: np.ndarray, mix: np.ndarray, config: Pix
     return mixed.astype(np.float32), record
 
 
-def mixing_crop(rng: np.random.Generator, mixing, size: int, upscale: tuple[int, int] | None) -> tuple[np.ndarray, dict]:
-    """A random size^2 crop of a random mixing image (bicubic-upscaled by an integer b drawn
-    from ``upscale``; images smaller than the crop are upscaled just enough to hold it)."""
+def mixing_crop(rng: np.random.Generator, mixing, size: int, upscale: tuple[int, int] | None, grid: str = "centre") -> tuple[np.ndarray, dict]:
+    """A random size^2 crop of a random mixing image (bicubic-upscaled on ``grid`` by an
+    integer b drawn from ``upscale``; images smaller than the crop are upscaled just enough
+    to hold it)."""
     if len(mixing) == 0:
         raise EmsimError("pixmix needs a non-empty mixing set")
     j = int(rng.integers(0, len(mixing)))
@@ -139,7 +158,7 @@ def mixing_crop(rng: np.random.Generator, mixing, size: int, upscale: tuple[int,
     b = max(b, size / min(img.shape))  # round(n * size / n) = size: the crop fits
     Hs, Ws = rescaled_size(img.shape[0], b), rescaled_size(img.shape[1], b)
     top, left = int(rng.integers(0, Hs - size + 1)), int(rng.integers(0, Ws - size + 1))
-    crop = rescale_crop(img, b, "bicubic", top, left, (size, size)) if b != 1.0 else img[top : top + size, left : left + size]
+    crop = rescale_crop(img, b, "bicubic", top, left, (size, size), grid) if b != 1.0 else img[top : top + size, left : left + size]
     return np.clip(crop, 0.0, 1.0).astype(np.float32), {"mixing_image": j, "b": b, "crop": [top, left]}
 
 
@@ -151,9 +170,11 @@ def feasible_scales(config: PixMixConfig, shape: tuple[int, int], hr_size: int) 
     return ok
 
 
-def pixmix_pair(rng: np.random.Generator, image: np.ndarray, mixing, config: PixMixConfig, hr_size: int, scales=None) -> tuple[np.ndarray, np.ndarray, dict]:
+def pixmix_pair(rng: np.random.Generator, image: np.ndarray, mixing, config: PixMixConfig, hr_size: int, scales=None, value_range=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """(lr, hr, record) of one PixMix pair from a real LR ``image`` and a mixing set
-    (a sequence of 2D arrays in [0, 1])."""
+    (a sequence of 2D arrays in [0, 1]); ``scales``: the feasible multi-scale factors
+    (default ``feasible_scales``); ``value_range``: (lo, hi), the image's gray scale
+    (default its min and max)."""
     s = config.scale
     if hr_size % s:
         raise EmsimError(f"HR crop {hr_size} is not a multiple of the scale {s}")
@@ -164,15 +185,15 @@ def pixmix_pair(rng: np.random.Generator, image: np.ndarray, mixing, config: Pix
     f = scales[int(rng.integers(0, len(scales)))]
     Hs, Ws = rescaled_size(img.shape[0], f), rescaled_size(img.shape[1], f)
     top, left = int(rng.integers(0, Hs - hr_size + 1)), int(rng.integers(0, Ws - hr_size + 1))
-    crop = rescale_crop(img, f, "nearest" if f < 1 else "bicubic", top, left, (hr_size, hr_size))
-    record: dict = {"pipeline": "pixmix", "factor": f, "crop": [top, left], "scale": s}
+    crop = rescale_crop(img, f, "nearest" if f < 1 else "bicubic", top, left, (hr_size, hr_size), config.grid)
+    record: dict = {"pipeline": "pixmix", "factor": f, "crop": [top, left], "scale": s, "grid": config.grid}
     if config.dihedral:
         crop, record["dihedral"] = dihedral(rng, crop)
-    lo, hi = float(crop.min()), float(crop.max())
+    lo, hi = (float(img.min()), float(img.max())) if value_range is None else (float(value_range[0]), float(value_range[1]))
     hi = hi if hi > lo else lo + 1.0
-    mix, record["mixing"] = mixing_crop(rng, mixing, hr_size, config.mix_upscale)
-    mixed, record["pixmix"] = pixmix(rng, (crop - lo) / (hi - lo), mix, config)
+    mix, record["mixing"] = mixing_crop(rng, mixing, hr_size, config.mix_upscale, config.grid)
+    mixed, record["pixmix"] = pixmix(rng, np.clip((crop - lo) / (hi - lo), 0.0, 1.0), mix, config)
     hr = (lo + mixed.astype(np.float64) * (hi - lo)).astype(np.float32)
     kernel = config.kernels[int(rng.integers(0, len(config.kernels)))]
     record["kernel"], record["range"] = kernel, [lo, hi]
-    return downscale(hr, s, kernel), hr, record
+    return downscale(hr, s, kernel, config.grid), hr, record
