@@ -15,6 +15,7 @@ Conventions for fields:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -144,12 +145,18 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[dict, frozenset]:
+    """Type hints and init-field names of a config dataclass (resolving hints is slow)."""
+    hints = typing.get_type_hints(cls, globalns=vars(sys.modules[cls.__module__]), include_extras=True)
+    return hints, frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+
+
 def from_dict(cls: type, data: dict | None, path: str | None = None) -> Any:
     """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
     path = path or cls.__name__
     data = dict(data or {})
-    hints = typing.get_type_hints(cls, globalns=vars(sys.modules[cls.__module__]), include_extras=True)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    hints, names = _fields(cls)
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(
@@ -159,8 +166,8 @@ def from_dict(cls: type, data: dict | None, path: str | None = None) -> Any:
     kwargs = {k: _convert(v, hints[k], f"{path}.{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)
-    except ConfigError:
-        raise
+    except ConfigError as e:  # a check in __post_init__: say which table it is in
+        raise ConfigError(f"{path}: {e}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path}: {e}") from None
 

@@ -194,7 +194,7 @@ def _check(clean, modality, pixel_size, config, resample) -> np.ndarray:
 def sample(seed: int, clean: np.ndarray, modality: str, pixel_size: float, config: DistortionConfig) -> dict:
     """Draw the distortions of one image (each effect from its own stream of ``seed``): the
     record ``replay`` applies. Uses only the image's shape and mean (for the dose)."""
-    ctx = Context(clean.shape, pixel_size=pixel_size, bound=max_displacement(config))
+    ctx = Context(clean.shape, pixel_size=pixel_size, bound=max_displacement(config, modality))
     alpha, dose_rec = sample_dose(stream(seed, "dose"), float(clean.mean(dtype=np.float64)), pixel_size, config.dose)
     record: dict = {"modality": modality, "pixel_size": pixel_size, "seed": int(seed), "dose": dose_rec}
     for effect, cfg in _effects(config, modality):  # an effect switched off needs no stream

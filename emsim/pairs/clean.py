@@ -124,7 +124,7 @@ def clean_image(seed: int, index: int, config, rngs: dict | None = None, redraws
     record: dict = {"resolution": draw_resolution(rngs["kind"], config)}
     renderer = specimen = models = None
     if record["resolution"] == "hr":
-        d_ext = max_displacement(config.distort)
+        d_ext = max_displacement(config.distort, config.modality)
         specimen, models, parts = hr_specimen(rngs, config, config.shape, d_ext)
         timings["specimen"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -90,6 +90,8 @@ class PairConfig:
             raise ConfigError(f"unknown task {self.task!r} (use restore or sr)")
         if self.task == "sr":
             output_shapes(self)  # size divisible by the scale
+            if self.sr.mode == "paired" and self.resolution != "hr":
+                raise ConfigError(f"paired SR acquisitions need atomic-resolution specimens (resolution hr, not {self.resolution})")
 
 
 def output_shapes(config: PairConfig) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -67,12 +67,10 @@ def _attempt(seed: int, index: int, config, rngs, extra_rng, truth=()) -> tuple[
     sr = config.sr
     s = sr.scale
     resolution = draw_resolution(rngs["kind"], config)
-    if sr.mode == "paired" and resolution != "hr":
-        raise EmsimError("paired SR acquisitions need atomic-resolution specimens (resolution hr)")
     shape_x, shape_y = output_shapes(config)
     H, W = shape_y
     dist = _sr_distortion(config)
-    d_ext = max_displacement(dist)
+    d_ext = max_displacement(dist, config.modality)
     record = {"seed": int(seed), "index": int(index), "modality": config.modality, "resolution": resolution, "task": "sr"}
     timings: dict[str, float] = {}
     t = time.perf_counter()

@@ -79,6 +79,14 @@ class CrystalConfig:
         check_range("crystal.length", self.length, 0.5, 1000.0)
         check_range("crystal.angle", self.angle, 10.0, 170.0)
         check_range("crystal.min_distance", self.min_distance, 0.01, 100.0)
+        if self.min_distance[1] < 1.05 * self.min_distance[0]:
+            # the cell's nearest-neighbour distance must land in the range (step 5): a pinned
+            # or hairline range is never hit by random orbits (found by the config fuzzer)
+            raise ConfigError(f"crystal.min_distance = {list(self.min_distance)}: high must exceed low by 5% or more (a nearest-neighbour distance cannot be pinned)")
+        # every nearest-neighbour distance is at most the cell's shortest translation, hence at
+        # most its longest edge (a pinned 0.54 A support cell was found by the config fuzzer)
+        if self.length[1] < self.min_distance[0]:
+            raise ConfigError(f"crystal.length = {list(self.length)} cannot hold atoms crystal.min_distance[0] = {self.min_distance[0]} A apart")
         check_range("crystal.extra_sites", self.extra_sites, 0, 1000)
         check_range("crystal.max_sites", (self.elements[1], self.max_sites), 1, 1000)
         check_range("crystal.merge_distance", (0.0, self.merge_distance), 0.0, 100.0)
