@@ -8,6 +8,7 @@ from emsim._version import __version__
 
 from .calibrate import calibrate
 from .common import EmsimGroup
+from .export import export
 from .generate import generate
 from .info import info
 from .preview import preview
@@ -25,7 +26,7 @@ def cli():
     """emsim: synthetic electron-microscopy training data and restoration networks."""
 
 
-for command in (render, specimen, generate, info, preview, stats, calibrate, quantify, train, restore, sr, evaluate):
+for command in (render, specimen, generate, info, preview, stats, calibrate, quantify, train, restore, sr, evaluate, export):
     cli.add_command(command)
 
 

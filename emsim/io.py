@@ -24,6 +24,7 @@ from .errors import EmsimError
 IMAGE_SUFFIXES = (".npy", ".tif", ".tiff", ".png")
 MICROSCOPE_SUFFIXES = (".dm3", ".dm4", ".emd", ".ser", ".hspy", ".hdf5")
 READ_SUFFIXES = IMAGE_SUFFIXES + MICROSCOPE_SUFFIXES
+OUTPUT_SUFFIXES = (".npy", ".tif", ".tiff", ".emd")  # of processed images (write_output)
 _MICRO = ("µm", "μm", "micron", "um")
 
 
@@ -104,15 +105,43 @@ def write_image(path: str | Path, img: np.ndarray, scale: float | None = None, u
 def write_output(path: str | Path, image: np.ndarray, meta: dict, upscale: int = 1) -> Path:
     """Write a processed image with the input's calibration (``meta`` from ``read_input``);
     ``upscale``: the SR factor, by which the pixel size shrinks. Microscope formats are
-    read-only: write .tif or .npy."""
+    other microscope formats are read-only: write .tif, .npy or .emd (whose signal axes are
+    the input's, names, units and offsets kept, scale divided by ``upscale``)."""
     p = Path(path)
-    if p.suffix.lower() not in (".npy", ".tif", ".tiff"):
-        raise EmsimError(f"{p}: output must be .tif, .tiff or .npy")
+    if p.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise EmsimError(f"{p}: output must be {', '.join(OUTPUT_SUFFIXES)}")
+    if p.suffix.lower() == ".emd":
+        return _write_emd(p, image, meta, upscale)
     scale = meta.get("scale")
     scaled = dict(meta)
     if meta.get("resolution"):
         scaled["resolution"] = tuple(r * upscale for r in meta["resolution"][:2])
     return write_image(p, image, scale / upscale if scale else None, meta.get("unit"), meta=scaled)
+
+
+def _write_emd(p: Path, image: np.ndarray, meta: dict, upscale: int) -> Path:
+    """An NCEM .emd file (rosettasciio) with the input's signal axes (or, from a TIFF,
+    axes made from its pixel size), the pixel size divided by the SR factor."""
+    try:
+        from rsciio.emd import file_writer
+    except ImportError:
+        raise EmsimError("writing .emd files needs rosettasciio (pip install 'emsim[microscopy]')") from None
+    if not p.parent.exists():
+        raise EmsimError(f"cannot write {p}: folder {p.parent} does not exist")
+    signal = [a for a in meta.get("axes", []) if not a.get("navigate")][-2:]
+    if len(signal) != 2:
+        scale, unit = meta.get("scale"), meta.get("unit")
+        signal = [{"name": n, "scale": scale or 1.0, "offset": 0.0, "units": unit if scale else "px"} for n in ("y", "x")]
+    axes = [
+        {"name": a.get("name") or n, "size": int(k), "scale": float(a.get("scale") or 1.0) / upscale, "offset": float(a.get("offset") or 0.0), "units": a.get("units") or "px", "navigate": False}
+        for a, n, k in zip(signal, ("y", "x"), np.shape(image))
+    ]
+    signal_dict = {"data": np.asarray(image, dtype=np.float32), "axes": axes, "metadata": {"General": {"title": p.stem}, "Signal": {"signal_type": ""}}, "original_metadata": {}}
+    try:
+        file_writer(str(p), signal_dict)
+    except OSError as e:
+        raise EmsimError(f"cannot write {p}: {e.strerror or e}") from None
+    return p
 
 
 # --------------------------------------------------------------------------- reading

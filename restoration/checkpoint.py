@@ -73,23 +73,33 @@ def load_generator(path: str | Path, device="cpu", sr: bool | None = None):
 
     Parameters
     ----------
-    path : a training checkpoint (.pt), a bare {model, model_config} .pt file, or a
-        ``.safetensors`` file with its ``.json`` beside it (no pickle)
+    path : a training checkpoint (.pt), a bare {model, model_config} .pt file, a
+        ``.safetensors`` file with its ``.json`` beside it (no pickle), or an exported
+        ``.onnx`` graph (run by onnxruntime; ``device`` is ignored)
     device : torch device
     sr : True/False: it must be a super-resolution/restoration model (None: either)
 
     Returns
     -------
-    torch.nn.Module in eval mode on ``device``
+    torch.nn.Module in eval mode on ``device`` (``export.OnnxGenerator`` for .onnx)
     """
     p = Path(path)
+    if p.suffix == ".onnx":
+        from .export import OnnxGenerator
+
+        model = OnnxGenerator(p)
+        _check_task(path, upscale(model), sr)
+        return model
     ckpt = _load_safetensors(p) if p.suffix == ".safetensors" else load(p)
     if "model" not in ckpt or "model_config" not in ckpt:
         raise EmsimError(f"{path} is not an emsim restoration checkpoint")
     model = build(ckpt["model_config"])
-    scale = upscale(model)
+    _check_task(path, upscale(model), sr)
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()
+
+
+def _check_task(path, scale: int, sr: bool | None) -> None:
     if sr is not None and sr != (scale > 1):
         kind = f"a super-resolution model (x{scale})" if scale > 1 else "a restoration model"
         raise EmsimError(f"{path} is {kind}; use `emsim {'sr' if scale > 1 else 'restore'}` or `emsim evaluate --task {'sr' if scale > 1 else 'restore'}`")
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval()

@@ -35,3 +35,12 @@ def real_stem_images(tmp_path_factory):
     for n in names:
         (folder / n).symlink_to(cache / n)
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache(tmp_path_factory):
+    """Exported graphs (``restoration.export.onnx_runtime``) go to a per-session folder, not
+    the user's cache."""
+    import os
+
+    os.environ["EMSIM_CACHE"] = str(tmp_path_factory.mktemp("emsim-cache"))

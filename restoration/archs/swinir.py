@@ -5,7 +5,9 @@ PixelShuffle). Grayscale x4: 878,836 parameters plus 24 relative-position bias t
 (2*8-1)^2 x 6 = 1,350 each (Moeller: 0.878 M). State-dict keys and forward follow the
 official implementation. The input is padded (reflect) to a multiple of the window and the
 output cropped, as the reference ``check_image_size``; the per-image normalisation and the
-bicubic residual (``blocks.SRNormalised``) are emsim's.
+bicubic residual (``blocks.SRNormalised``) are emsim's (``normalise=False, residual="none"``:
+the reference network, on intensities in [0, 1] as its ``img_range`` 1 for grey).
+``grid``: the pixel grid of the residual ("probe" or "centre", ``blocks.bicubic_upsample``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import SRNormalised, check_sr, pad_to
+from .blocks import SRNormalised, pad_to
 from .registry import register
 
 
@@ -93,19 +95,24 @@ class SwinLayer(nn.Module):
     def _mask(self, H: int, W: int, device) -> torch.Tensor | None:
         if not self.shift:
             return None
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():  # symbolic H, W (ONNX export): no cache
+            return self._build_mask(H, W, device)
         key = (H, W, str(device))
         if key not in self._masks:
-            img = torch.zeros(1, H, W, 1, device=device)
-            cnt = 0
-            sl = (slice(0, -self.window), slice(-self.window, -self.shift), slice(-self.shift, None))
-            for hs in sl:
-                for wsl in sl:
-                    img[:, hs, wsl, :] = cnt
-                    cnt += 1
-            mw = window_partition(img, self.window).squeeze(-1)
-            m = mw[:, None, :] - mw[:, :, None]
-            self._masks = {key: m.masked_fill(m != 0, -100.0).masked_fill(m == 0, 0.0)}
+            self._masks = {key: self._build_mask(H, W, device)}
         return self._masks[key]
+
+    def _build_mask(self, H, W, device) -> torch.Tensor:
+        img = torch.zeros(1, H, W, 1, device=device)
+        cnt = 0
+        sl = (slice(0, -self.window), slice(-self.window, -self.shift), slice(-self.shift, None))
+        for hs in sl:
+            for wsl in sl:
+                img[:, hs, wsl, :] = cnt
+                cnt += 1
+        mw = window_partition(img, self.window).squeeze(-1)
+        m = mw[:, None, :] - mw[:, :, None]
+        return m.masked_fill(m != 0, -100.0).masked_fill(m == 0, 0.0)
 
     def forward(self, x, size):
         H, W = size
@@ -142,14 +149,14 @@ class RSTB(nn.Module):
 class SwinIR(SRNormalised):
     """SwinIR with the pixel-shuffle-direct upsampler (defaults: the lightweight SR model)."""
 
-    def __init__(self, scale: int = 4, channels: int = 1, embed_dim: int = 60, depths=(6, 6, 6, 6), num_heads=(6, 6, 6, 6), window_size: int = 8, mlp_ratio: float = 2.0, drop_path_rate: float = 0.1, residual: str = "bicubic"):
+    def __init__(self, scale: int = 4, channels: int = 1, embed_dim: int = 60, depths=(6, 6, 6, 6), num_heads=(6, 6, 6, 6), window_size: int = 8, mlp_ratio: float = 2.0, drop_path_rate: float = 0.1, residual: str = "bicubic", grid: str = "probe", normalise: bool = True):
         super().__init__()
-        check_sr(scale, residual)
+        sr = self.sr_options(scale, residual, grid, normalise)
         depths, num_heads = [int(d) for d in depths], [int(h) for h in num_heads]
         if len(depths) != len(num_heads) or embed_dim % max(num_heads) or window_size < 2:
             raise ValueError("SwinIR: depths and num_heads need equal length, embed_dim divisible by the heads, window >= 2")
-        self.config = dict(arch=self.arch, scale=int(scale), channels=channels, embed_dim=embed_dim, depths=depths, num_heads=num_heads, window_size=window_size, mlp_ratio=float(mlp_ratio), drop_path_rate=float(drop_path_rate), residual=residual)
-        self.scale, self.residual, self.window = int(scale), residual, int(window_size)
+        self.config = dict(arch=self.arch, channels=channels, embed_dim=embed_dim, depths=depths, num_heads=num_heads, window_size=window_size, mlp_ratio=float(mlp_ratio), drop_path_rate=float(drop_path_rate), **sr)
+        self.window = int(window_size)
         self.conv_first = nn.Conv2d(channels, embed_dim, 3, padding=1)
         self.patch_norm = nn.LayerNorm(embed_dim)
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
