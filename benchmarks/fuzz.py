@@ -57,6 +57,8 @@ def main() -> None:
                 key = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
                 if len(failures[key]) < 3:
                     failures[key].append({"index": k, "departures": departures(config), "where": traceback.format_exc().splitlines()[-3].strip()})
+                    if len(failures[key]) == 1:
+                        print(f"new failure: {key} (sample {k} of {json.dumps(failures[key][0]['departures'], default=str)})", flush=True)
                 else:
                     failures[key].append(None)
             dt = time.process_time() - t

@@ -20,15 +20,7 @@ import argparse
 import json
 import time
 
-
-def _timed(fn, reps, sync) -> float:
-    fn()
-    sync()
-    t = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / reps
+from bench_restoration import timed
 
 
 def main(argv=None) -> dict:
@@ -71,7 +63,7 @@ def main(argv=None) -> dict:
                 with amp:
                     model(x)
 
-            rows[f"forward_{s}_s"] = _timed(fwd, 1 if tiny else 5, sync)
+            rows[f"forward_{s}_s"] = timed(fwd, 1 if tiny else 5, sync)
     # training steps (the trainer's own generator and discriminator steps)
     patch = 80 if tiny else 256
     cfg = TrainConfig(**arch, steps=1, batch=2 if tiny else 8, patch=patch, gan_after=0, val_size=1, workers=0)
@@ -88,7 +80,7 @@ def main(argv=None) -> dict:
             _, y_g, _ = trainer.generator_step(xb, yb, xb, gan=True)
             trainer.discriminator_step(xb, yb, y_g)
 
-        rows["train_steps_per_s"] = 1.0 / _timed(step, 2 if tiny else args.steps, sync)
+        rows["train_steps_per_s"] = 1.0 / timed(step, 2 if tiny else args.steps, sync)
         rows["train_peak_memory_GiB"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
         trainer.close()
     # the on-the-fly loader
@@ -126,7 +118,7 @@ def _check_compile(rows, model, size, device, amp, sync, tiny) -> None:
         with torch.no_grad(), amp:
             compiled(x)
         with torch.no_grad():
-            rows["compile_forward_s"] = _timed(lambda: compiled(x), 1 if tiny else 5, sync)
+            rows["compile_forward_s"] = timed(lambda: compiled(x), 1 if tiny else 5, sync)
         rows["compile"] = "works"
     except Exception as e:  # report, do not fail: it is what the check is for
         rows["compile"] = f"fails: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"

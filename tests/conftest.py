@@ -7,6 +7,23 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.fixture
+def disk_full(monkeypatch):
+    """``disk_full(k)``: from now on writing shard ``k`` of any store fails with ENOSPC, as a
+    full disk does; ``disk_full(None)``: the disk has room again."""
+    from emsim.dataset import store
+
+    write, at = store.write_shard, [None]
+
+    def write_shard(group, spec, shard, columns):
+        if shard == at[0]:
+            raise OSError(28, "No space left on device", "store")
+        return write(group, spec, shard, columns)
+
+    monkeypatch.setattr(store, "write_shard", write_shard)
+    return lambda k: at.__setitem__(0, k)
+
+
 @pytest.fixture(scope="session")
 def real_stem_images(tmp_path_factory):
     """Real atomic-resolution STEM frames shipped inside atomap's wheel (400 x 380 ADF and ABF

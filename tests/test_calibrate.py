@@ -16,8 +16,7 @@ from emsim.pairs import resolve_config
 DR, PHI = 0.1, 0.35
 
 
-@pytest.fixture(scope="module")
-def lattice():
+def clean_lattice():
     """SrTiO3 [001] rendered by emsim at 0.1 A (the clean image the distortions act on)."""
     from emsim.imaging.known import default_structure, render_file
 
@@ -25,7 +24,12 @@ def lattice():
     return (0.2 + img / img.max()).astype(np.float32)
 
 
-def _images(clean, dose, sx, sy, fast, n=3):
+@pytest.fixture(scope="module")
+def lattice():
+    return clean_lattice()
+
+
+def known_images(clean, dose, sx, sy, fast, n=3):
     base = all_off()
     jit = JitterConfig(p=1.0, sigma=max(sx, sy), sigma_y=sy or None, phi=PHI, p_x=float(sy == 0), p_y=float(sx == 0)) if (sx or sy) else JitterConfig(p=0.0)
     stem = dataclasses.replace(base.stem, jitter=jit, detector=DetectorConfig(p=1.0), fast_scan=FastScanConfig(p=float(fast), p_readout=0.0, alpha=3.0))
@@ -41,7 +45,7 @@ def test_known_parameters_are_recovered(lattice, dose, sx, sy, fast):
     """From three images (their estimates' median): dose within 20 %, fast-scan blur on/off,
     jitter sigma within 30 % and none above 0.15 px where there is none (at 300 e/px; below ~50 e/px
     one image does not tell jitter from noise)."""
-    est = calibrate(_images(lattice, dose, sx, sy, fast), "stem", DR)[1]["estimate"]
+    est = calibrate(known_images(lattice, dose, sx, sy, fast), "stem", DR)[1]["estimate"]
     assert est["e_per_px"] == pytest.approx(dose, rel=0.2)
     assert (est["fast_alpha"] > 0) == fast
     if dose >= 300:
@@ -57,7 +61,7 @@ def test_config_file_and_coverage(lattice, tmp_path):
 
     folder = tmp_path / "real"
     folder.mkdir()
-    for i, x in enumerate(_images(lattice, 200, 0.03, 0, True, n=3)):
+    for i, x in enumerate(known_images(lattice, 200, 0.03, 0, True, n=3)):
         tifffile.imwrite(folder / f"{i}.tif", x)
     out = tmp_path / "cal.toml"
     res = CliRunner().invoke(cli, ["calibrate", *[str(p) for p in sorted(folder.iterdir())], "--modality", "stem", "--pixel-size", str(DR), "--out", str(out)])

@@ -66,27 +66,19 @@ def test_generate_bad_input(tmp_path, monkeypatch, args, msg):
     assert not (tmp_path / "s.zarr").exists()
 
 
-def test_generate_io_failure_keeps_completed_shards(tmp_path, monkeypatch):
+def test_generate_io_failure_keeps_completed_shards(tmp_path, disk_full):
     """A disk failing mid-run: one line, exit 1, earlier shards kept, a re-run resumes; a
     store this run created and completed nothing in is removed."""
     out = tmp_path / "s.zarr"
-    write = store.write_shard
-    fail_at = [0]
-
-    def failing(group, spec, shard, columns):
-        if shard == fail_at[0]:
-            raise OSError(28, "No space left on device", str(out))
-        return write(group, spec, shard, columns)
-
-    monkeypatch.setattr(store, "write_shard", failing)
+    disk_full(0)
     args = ("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet")
     res = run(*args)
     assert res.exit_code == 1 and "No space left on device" in res.output and "Traceback" not in res.output
     assert not out.exists()
-    fail_at[0] = 1
+    disk_full(1)
     assert run(*args).exit_code == 1
     assert list(store.manifest(store.open_group(str(out), "r"))) == [0]
-    monkeypatch.setattr(store, "write_shard", write)
+    disk_full(None)
     assert run("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet").exit_code == 0
     assert sorted(store.manifest(store.open_group(str(out), "r"))) == [0, 1]
 
@@ -149,17 +141,10 @@ def test_dataset_card(tmp_path):
     np.testing.assert_array_equal(ds["y"].values, store.open_group(str(out), "r")["y"][:])
 
 
-def test_no_card_until_complete(tmp_path, monkeypatch):
+def test_no_card_until_complete(tmp_path, disk_full):
     out = tmp_path / "s.zarr"
-    write = store.write_shard
-
-    def full(group, spec, shard, columns):
-        if shard == 1:
-            raise OSError(28, "No space left on device", str(out))
-        return write(group, spec, shard, columns)
-
-    monkeypatch.setattr(store, "write_shard", full)
+    disk_full(1)
     args = ("generate", "--n", 4, "--size", 32, "--out", out, "--shard-size", 2, "--workers", 1, "--quiet")
     assert run(*args).exit_code == 1 and not (out / "README.md").exists()
-    monkeypatch.setattr(store, "write_shard", write)
+    disk_full(None)
     assert run(*args).exit_code == 0 and (out / "README.md").exists()

@@ -97,20 +97,13 @@ def test_killed_between_shard_data_and_manifest(tmp_path, reference):
     assert _files(out) == reference
 
 
-def test_disk_full_then_resume(tmp_path, monkeypatch, reference):
+def test_disk_full_then_resume(tmp_path, disk_full, reference):
     out = tmp_path / "s.zarr"
-    write = store.write_shard
-
-    def full(group, spec, shard, columns):
-        if shard == 4:
-            raise OSError(28, "No space left on device", str(out))
-        return write(group, spec, shard, columns)
-
-    monkeypatch.setattr(store, "write_shard", full)
+    disk_full(4)
     with pytest.raises(OSError, match="No space"):
         run(out)
     assert _complete(out) == [0, 1, 2, 3]
-    monkeypatch.setattr(store, "write_shard", write)
+    disk_full(None)
     s = run(out)
     assert s.skipped == 4 * K and s.pairs == N - 4 * K
     assert _files(out) == reference

@@ -1,6 +1,7 @@
 """benchmarks/gpu_check.py runs (tiny, on the CPU) and skips cleanly without a GPU."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 
 
 def _module():
+    sys.path.insert(0, str(SCRIPT.parent))  # as `python benchmarks/gpu_check.py` has it
     spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

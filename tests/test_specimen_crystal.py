@@ -6,10 +6,10 @@ import spglib
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from emsim.specimen import crystal
 from emsim.config import from_dict
-from emsim.specimen.crystal import CrystalConfig, random_crystal
 from emsim.errors import ConfigError, EmsimError
+from emsim.specimen import crystal
+from emsim.specimen.crystal import CrystalConfig, random_crystal
 from emsim.specimen.orientation import random_rotation
 from emsim.specimen.structure import tile
 
@@ -146,12 +146,14 @@ def test_seeded_and_bounded():
     b = random_crystal(np.random.default_rng(7))
     np.testing.assert_array_equal(a.frac, b.frac)
     assert a.record == b.record
-    impossible = CrystalConfig(elements=(16, 16), length=(3.1, 3.1), min_distance=(2.5, 7.0), max_tries=3)
+    impossible = CrystalConfig(elements=(16, 16), length=(6.5, 6.5), min_distance=(2.5, 7.0), max_tries=3)
     with pytest.raises(EmsimError, match="3 tries"):
         random_crystal(np.random.default_rng(0), impossible)
 
 
 def test_config_validation():
+    with pytest.raises(ConfigError, match="2.5 x crystal.min_distance"):
+        CrystalConfig(length=(1.3, 1.3))  # found by the fuzzer: no random space group fits
     with pytest.raises(ConfigError):
         CrystalConfig(space_group=(0, 230))
     with pytest.raises(ConfigError):

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from emsim.errors import ConfigError
 from emsim.imaging import tonemap
 from emsim.imaging.tonemap import ToneMapConfig, tone_map
 
@@ -112,3 +113,11 @@ def test_fuzz_outputs_finite_normalised(p_inv, p_pow, p_bg, p_plane, beta, heigh
     import json
 
     json.dumps(rec)
+
+
+def test_unreachable_std_mean_floor_is_refused():
+    """Found by the config fuzzer: a Std/E floor of 0.7 that most clean images cannot reach
+    with y >= 0 made every redraw fail; such floors are refused when the config is built."""
+    with pytest.raises(ConfigError, match="std_mean_ratio"):
+        ToneMapConfig(std_mean_ratio=(0.7, 1.6))
+    assert ToneMapConfig(std_mean_ratio=(0.35, 2.0)).std_mean_ratio == (0.35, 2.0)
