@@ -23,8 +23,12 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 
 def throughput(size: int, n: int, modalities, resolutions, exact_jitter: bool) -> None:
-    from emsim.dataset.generate import generate
-    from emsim.pairs import resolve_config
+    try:
+        from emsim.dataset.generate import generate
+        from emsim.pairs import resolve_config
+    except ImportError:  # trees before the stage packages (PYTHONPATH=old checkout)
+        from emsim.generate import generate
+        from emsim.pipeline import resolve_config
 
     print(f"{size}x{size}, {n} pairs each, one core (exact jitter: {exact_jitter})")
     for resolution in resolutions:

@@ -4,6 +4,10 @@ collected (not shrunk) and summarised by error, with the config's departures fro
 defaults, so a run of 10^5 samples finishes and says everything it found.
 
     python benchmarks/fuzz.py --n 100000 --per-config 4 --out /tmp/fuzz.json
+
+``--seed`` fixes both the samples' seed and Hypothesis's draws, so a run can be repeated.
+The address space is capped (``--memory-gb``), so a config that would take the machine's
+memory fails as a MemoryError with its departures instead of being killed by the OOM killer.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import resource
 import signal
 import sys
 import time
@@ -19,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from strategies import invalid_configs, valid_configs  # noqa: E402
 from test_fuzz import check_invalid, check_sample  # noqa: E402
 
@@ -34,7 +39,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON report")
     ap.add_argument("--max-seconds", type=int, default=0, help="stop drawing valid configs after this long and report what was run (0: no limit; Ctrl-C does the same)")
+    ap.add_argument("--memory-gb", type=float, default=8.0, help="address-space cap of this process (0: none)")
     a = ap.parse_args()
+    if a.memory_gb:
+        cap = int(a.memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     if a.max_seconds:
         signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         signal.alarm(a.max_seconds)
@@ -46,6 +55,7 @@ def main() -> None:
     t_start = time.perf_counter()
 
     @settings(max_examples=max(1, a.n // a.per_config), deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck), database=None)
+    @seed(a.seed)
     @given(valid_configs())
     def valid(config):
         counts[f"{config.modality}/{config.resolution}/{config.task}{'/' + config.sr.mode if config.task == 'sr' else ''}"] += 1
@@ -71,6 +81,7 @@ def main() -> None:
     bad_invalid: list[str] = []
 
     @settings(max_examples=a.invalid, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck), database=None)
+    @seed(a.seed)
     @given(invalid_configs())
     def invalid(case):
         try:
