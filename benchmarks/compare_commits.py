@@ -18,6 +18,7 @@ pairs/s of each tree over the rounds and the ratio new / old.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -43,6 +44,16 @@ print(json.dumps({"seconds_per_pair": (time.process_time() - t) / n}))
 """
 
 
+@contextlib.contextmanager
+def checkout(rev: str, folder: Path):
+    """Commit ``rev`` checked out (git worktree) at ``folder`` for the duration."""
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), rev], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False, capture_output=True)
+
+
 def run(tree: Path, case: str, size: int, n: int, seed: int = 0) -> float:
     modality, resolution = case.split("/")
     env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -59,28 +70,22 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--cases", nargs="+", default=["stem/hr", "tem/hr", "sem/hr", "stem/lr", "tem/lr"])
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        old, new = Path(tmp) / "old", (Path(tmp) / "new" if args.new else ROOT)
-        trees = [(old, args.against)] + ([(new, args.new)] if args.new else [])
-        for tree, rev in trees:
-            subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True, capture_output=True)
-        try:
-            for case in args.cases:  # warm-up: numba compiles each tree's kernels into its caches
-                for tree in (new, old):
-                    run(tree, case, args.size, 8, seed=1)
-            times = {case: {"new": [], "old": []} for case in args.cases}
-            for r in range(args.rounds):
-                for case in args.cases:
-                    order = (("new", new), ("old", old)) if r % 2 == 0 else (("old", old), ("new", new))
-                    for name, tree in order:
-                        times[case][name].append(run(tree, case, args.size, args.n))
-            print(f"{args.size}x{args.size}, samples 0..{args.n - 1} of the default config, one core, {args.rounds} interleaved rounds; new = {args.new or 'working tree'}, old = {args.against}")
-            for case, t in times.items():
-                new, prev = (len(t[k]) / sum(t[k]) for k in ("new", "old"))  # 1 / mean seconds per pair
-                print(f"  {case:<8} new {new:7.2f} pairs/s   old {prev:7.2f} pairs/s   ratio {new / prev:5.3f}   (rounds new {[round(1 / v, 2) for v in t['new']]}, old {[round(1 / v, 2) for v in t['old']]})")
-        finally:
-            for tree, _ in trees:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as trees:
+        old = trees.enter_context(checkout(args.against, Path(tmp) / "old"))
+        new = trees.enter_context(checkout(args.new, Path(tmp) / "new")) if args.new else ROOT
+        for case in args.cases:  # warm-up: numba compiles each tree's kernels into its caches
+            for tree in (new, old):
+                run(tree, case, args.size, 8, seed=1)
+        times = {case: {"new": [], "old": []} for case in args.cases}
+        for r in range(args.rounds):
+            for case in args.cases:
+                order = (("new", new), ("old", old)) if r % 2 == 0 else (("old", old), ("new", new))
+                for name, tree in order:
+                    times[case][name].append(run(tree, case, args.size, args.n))
+        print(f"{args.size}x{args.size}, samples 0..{args.n - 1} of the default config, one core, {args.rounds} interleaved rounds; new = {args.new or 'working tree'}, old = {args.against}")
+        for case, t in times.items():
+            new, prev = (len(t[k]) / sum(t[k]) for k in ("new", "old"))  # 1 / mean seconds per pair
+            print(f"  {case:<8} new {new:7.2f} pairs/s   old {prev:7.2f} pairs/s   ratio {new / prev:5.3f}   (rounds new {[round(1 / v, 2) for v in t['new']]}, old {[round(1 / v, 2) for v in t['old']]})")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 OLD_CHILD = """
 import sys, numpy as np
 try:
@@ -38,28 +37,25 @@ def against(rev: str, n: int, size: int, seed: int) -> None:
     """Degenerate pairs returned by commit ``rev`` (see the module docstring)."""
     import numpy as np
 
+    from compare_commits import checkout
+
     from emsim.pairs.clean import degeneracy
 
     total = collections.Counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "old"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], cwd=ROOT, check=True, capture_output=True)
-        try:
-            for resolution in ("hr", "lr"):
-                for modality in ("tem", "stem", "sem"):
-                    t, out = time.perf_counter(), Path(tmp) / "pairs.npz"
-                    env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_NUM_THREADS": "1"}
-                    args = [modality, resolution, str(size), str(n // 6), str(seed), str(out)]
-                    subprocess.run([sys.executable, "-c", OLD_CHILD, *args], cwd=tree, env=env, check=True)
-                    d = np.load(out)
-                    std_mean = tuple(d["std_mean"].tolist())
-                    why = [degeneracy(y, x, y, std_mean) for x, y in zip(d["x"], d["y"])]
-                    reasons = collections.Counter(w.split(" = ")[0].split(" outside")[0] for w in why if w)
-                    total.update(reasons)
-                    k = sum(reasons.values())
-                    print(f"{modality:<4} {resolution} at {rev}: {len(why)} pairs, degenerate {k} ({100 * k / len(why):.2f} %); {dict(reasons)} [{time.perf_counter() - t:.0f} s]", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp, checkout(rev, Path(tmp) / "old") as tree:
+        for resolution in ("hr", "lr"):
+            for modality in ("tem", "stem", "sem"):
+                t, out = time.perf_counter(), Path(tmp) / "pairs.npz"
+                env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_NUM_THREADS": "1"}
+                args = [modality, resolution, str(size), str(n // 6), str(seed), str(out)]
+                subprocess.run([sys.executable, "-c", OLD_CHILD, *args], cwd=tree, env=env, check=True)
+                d = np.load(out)
+                std_mean = tuple(d["std_mean"].tolist())
+                why = [degeneracy(y, x, y, std_mean) for x, y in zip(d["x"], d["y"])]
+                reasons = collections.Counter(w.split(" = ")[0].split(" outside")[0] for w in why if w)
+                total.update(reasons)
+                k = sum(reasons.values())
+                print(f"{modality:<4} {resolution} at {rev}: {len(why)} pairs, degenerate {k} ({100 * k / len(why):.2f} %); {dict(reasons)} [{time.perf_counter() - t:.0f} s]", flush=True)
     print(f"all: {json.dumps(dict(total))}")
 
 
