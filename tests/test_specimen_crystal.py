@@ -146,7 +146,7 @@ def test_seeded_and_bounded():
     b = random_crystal(np.random.default_rng(7))
     np.testing.assert_array_equal(a.frac, b.frac)
     assert a.record == b.record
-    impossible = CrystalConfig(elements=(16, 16), length=(6.5, 6.5), min_distance=(2.5, 7.0), max_tries=3)
+    impossible = CrystalConfig(elements=(16, 16), length=(6.5, 6.5), min_distance=(2.5, 7.0), max_tries=3, max_number_density=0.4)
     with pytest.raises(EmsimError, match="3 tries"):
         random_crystal(np.random.default_rng(0), impossible)
 
@@ -154,6 +154,8 @@ def test_seeded_and_bounded():
 def test_config_validation():
     with pytest.raises(ConfigError, match="2.5 x crystal.min_distance"):
         CrystalConfig(length=(1.3, 1.3))  # found by the fuzzer: no random space group fits
+    with pytest.raises(ConfigError, match="too few atoms per cell"):
+        CrystalConfig(length=(0.53, 3.1), max_number_density=0.038)  # found by the fuzzer
     with pytest.raises(ConfigError):
         CrystalConfig(space_group=(0, 230))
     with pytest.raises(ConfigError):
@@ -163,3 +165,13 @@ def test_config_validation():
     assert from_dict(CrystalConfig, {"space_group": 225}).space_group == (225, 225)
     c = random_crystal(np.random.default_rng(1), CrystalConfig(space_group=(225, 225), elements=(2, 2)))
     assert c.record["symbol"] == "Fm-3m" and len(c.record["elements"]) == 2
+
+
+def test_extreme_but_valid_ranges_always_fit():
+    """Edges below 2.5 min_distance[0] are not drawn and the density cap leaves room for
+    the elements: configs at the validation's edges (found by the fuzzer: tiny edges, low
+    caps) build a crystal in every sample."""
+    for config in (CrystalConfig(length=(0.53, 3.1)), CrystalConfig(length=(3.1, 3.1)), CrystalConfig(length=(0.5, 3.1), max_number_density=2.7 / 2.74**3), CrystalConfig(length=(3.1, 25.0), max_number_density=6.04 / 14.05**3)):
+        for s in range(12):
+            c = random_crystal(np.random.default_rng(s), config)
+            assert min(c.record["lengths"]) >= 2.5 * config.min_distance[0]

@@ -54,6 +54,7 @@ _NS_PER_ROW = 15.0
 _NS_PER_DEPOSIT = 115.0
 _NS_PER_FFT_UNIT = 0.17
 _NS_PLANNING = 2e6  # what the split search of one species costs (~1-2 ms, measured)
+_MAX_TAIL_CELLS = 2**23  # FFT-tail grid points on an extended region (see Renderer._tails_fit)
 
 
 # --------------------------------------------------------------------------- profile geometry
@@ -357,21 +358,28 @@ class Renderer:
         band = max(1.0, shape[0] / 64)
         self.u, self.v, self.starts = _kernels.group_by_key(index[Z], present.size, xy[:, 0] / pixel_size, xy[:, 1] / pixel_size, band)
         counts = np.diff(self.starts)
-        plans = [_plan_species(models[int(z)], pixel_size, int(c), shape, split) for z, c in zip(present, counts)]
-        tables, s2max = zip(*(p.table() for p in plans))
-        stacked = np.zeros((len(tables), max(len(t) for t in tables)), dtype=np.float32)
-        for i, t in enumerate(tables):
-            stacked[i, : len(t)] = t
-        qa, qb, qc = (np.array(q) for q in zip(*(p.quadratic_form() for p in plans)))
-        self._args = (self.starts, qa, qb, qc, np.array(s2max) * (1 - 1e-12), stacked)
-        self._plans = plans
+        self._plans = [_plan_species(models[int(z)], pixel_size, int(c), shape, split) for z, c in zip(present, counts)]
+        self._args = _splat_args(self.starts, self._plans)
+        self._whole_args = None  # whole-profile tables, for displaced renders beyond the tails' reach
         self._max_offset_px = max_offset / pixel_size
         self._tails = None  # oversampling -> [field on the extended region, its spline coefficients]
         self._ext = 0
 
+    def _tails_fit(self, ext_px: float) -> bool:
+        """Whether the FFT tails on the field extended by ext_px stay within the memory
+        bound: 2^23 grid points or 4x the unextended grid (scan jitter of many field widths,
+        as extreme configs draw, would otherwise need grids of 10^9 points)."""
+        e = _ext_px(ext_px)
+        for os in {p.oversample for p in self._plans if p.split is not None}:
+            r = os * max(p.r_tail_px for p in self._plans if p.split is not None and p.oversample == os)
+            fine = (os * self.shape[0], os * self.shape[1])
+            if math.prod(_fft_shape(fine, r, os * e)) > max(_MAX_TAIL_CELLS, 4 * math.prod(_fft_shape(fine, r))):
+                return False
+        return True
+
     def _prepare_tails(self, ext_px: float) -> None:
         """FFT tails on the field extended by ext_px (+3 for the interpolation stencil)."""
-        self._ext = int(math.ceil(ext_px)) + 3 if ext_px > 0 else 0
+        self._ext = _ext_px(ext_px)
         self._tails = {}
         for os in sorted({p.oversample for p in self._plans if p.split is not None}):
             group = [(i, p) for i, p in enumerate(self._plans) if p.split is not None and p.oversample == os]
@@ -384,22 +392,44 @@ class Renderer:
         if offsets is None:
             _kernels.splat(img, self.u, self.v, *self._args)
             if self._tails is None:
-                self._prepare_tails(self._max_offset_px)
+                self._prepare_tails(self._max_offset_px if self._tails_fit(self._max_offset_px) else 0.0)
             e = self._ext
             for os, (field, _) in self._tails.items():
                 img += field[e * os :: os, e * os :: os][: self.shape[0], : self.shape[1]]
             return img
         su, sv, ext_px = _sample_points(offsets, self.pixel_size, self.shape)
         rows = _row_bounds(su, sv)
+        if not self._tails_fit(ext_px):  # displaced far beyond the field: splat whole profiles (exact)
+            if self._whole_args is None:
+                self._whole_args = _splat_args(self.starts, [dataclasses.replace(p, split=None, oversample=1) for p in self._plans])
+            _kernels.splat_displaced(img, self.u, self.v, *self._whole_args, su, sv, *rows)
+            return img
         _kernels.splat_displaced(img, self.u, self.v, *self._args, su, sv, *rows)
         if self._tails is None or (self._tails and ext_px + 3 > self._ext):
-            self._prepare_tails(max(ext_px, self._max_offset_px))
+            self._prepare_tails(max(ext_px, self._max_offset_px) if self._tails_fit(self._max_offset_px) else ext_px)
         for os, entry in self._tails.items():
             if entry[1] is None:  # cubic-spline coefficients of the smooth tail field
                 entry[1] = ndimage.spline_filter(entry[0], order=3, mode="nearest", output=np.float64)
             coords = [(sv + self._ext) * os, (su + self._ext) * os]
             img += ndimage.map_coordinates(entry[1], coords, order=3, mode="nearest", prefilter=False, output=np.float32)
         return img
+
+
+def _ext_px(ext_px: float) -> int:
+    """Margin (pixels) of the tails' region for displacements up to ext_px: +3 for the
+    cubic interpolation stencil."""
+    return int(math.ceil(ext_px)) + 3 if ext_px > 0 else 0
+
+
+def _splat_args(starts, plans) -> tuple:
+    """Arguments of the splat kernels for these species plans: quadratic forms, s_max^2 and
+    the stacked profile tables."""
+    tables, s2max = zip(*(p.table() for p in plans))
+    stacked = np.zeros((len(tables), max(len(t) for t in tables)), dtype=np.float32)
+    for i, t in enumerate(tables):
+        stacked[i, : len(t)] = t
+    qa, qb, qc = (np.array(q) for q in zip(*(p.quadratic_form() for p in plans)))
+    return (starts, qa, qb, qc, np.array(s2max) * (1 - 1e-12), stacked)
 
 
 def _row_bounds(su, sv):
