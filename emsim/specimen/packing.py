@@ -112,8 +112,12 @@ def random_packing(rng: np.random.Generator, lo, hi, d: float, n_target: int, ja
         return np.zeros((0, 3)), {"attempts": 0, "jammed": False, "slabs": 0}
     if n_target >= 2**31:
         raise EmsimError(f"{n_target} atoms exceed the packing's int32 links; use a smaller box")
-    # cells of side >= d; sparse packings (isolated atoms) get ~64 cells per point at most
-    side = max(d, 0.25 * float(np.prod(box) / n_target) ** (1.0 / 3.0))
+    # cells of side >= d; sparse packings (isolated atoms) get ~64 cells per point at most,
+    # spacings measured over the axes the points spread along (a box thinner than d is a
+    # plane: its volume would give hairline cells and, at tiny d, a cell list too large)
+    spread = box[box > d]
+    spacing = float(np.prod(spread) / n_target) ** (1.0 / spread.size) if spread.size else d
+    side = max(d, 0.25 * spacing)
     layer = max(1.0, math.floor(box[0] / side)) * max(1.0, math.floor(box[1] / side))
     n_slabs = max(1, int(box[2] / (side * max(2.0, SLAB_CELLS / layer))))
     if layer * (box[2] / n_slabs / side + 3) > MAX_SLAB_CELLS:
