@@ -154,6 +154,8 @@ def test_seeded_and_bounded():
 def test_config_validation():
     with pytest.raises(ConfigError, match="2.5 x crystal.min_distance"):
         CrystalConfig(length=(1.3, 1.3))  # found by the fuzzer: no random space group fits
+    with pytest.raises(ConfigError, match="0.3 A or more"):
+        CrystalConfig(min_distance=(0.035, 0.092))  # found by the fuzzer: 200 tries may not reach it
     with pytest.raises(ConfigError, match="too few atoms per cell"):
         CrystalConfig(length=(0.53, 3.1), max_number_density=0.038)  # found by the fuzzer
     with pytest.raises(ConfigError):

@@ -83,6 +83,12 @@ class CrystalConfig:
             # the cell's nearest-neighbour distance must land in the range (step 5): a pinned
             # or hairline range is never hit by random orbits (found by the config fuzzer)
             raise ConfigError(f"crystal.min_distance = {list(self.min_distance)}: high must exceed low by 5% or more (a nearest-neighbour distance cannot be pinned)")
+        # the cell's nearest-neighbour distance must come below min_distance[1] by chance: at
+        # 0.1 A that takes 56 tries on average (one sample in ~20 exhausts 200; found by the
+        # config fuzzer), at 0.3 A 4.6, at 0.6 A 1.3 (measured, default lengths; the shortest
+        # real bond is 0.74 A)
+        if self.min_distance[1] < 0.3:
+            raise ConfigError(f"crystal.min_distance = {list(self.min_distance)}: high must be 0.3 A or more (random orbits rarely come closer)")
         # a random space group's orbits need cell edges of about 2.5 nearest-neighbour distances
         # (found by the config fuzzer; measured with min_distance[0] = 0.95 A and 200 tries:
         # pinned edges of 1.6 A never fit, 1.9 A fit in 85 % of samples, 2.2 A and up in all)
