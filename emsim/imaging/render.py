@@ -377,6 +377,11 @@ class Renderer:
                 return False
         return True
 
+    def _reach(self, ext_px: float) -> float:
+        """Extension (pixels) to compute the tails on for displacements up to ext_px: the
+        Renderer's whole ``max_offset`` when that fits, so later renders reuse them."""
+        return max(ext_px, self._max_offset_px) if self._tails_fit(self._max_offset_px) else ext_px
+
     def _prepare_tails(self, ext_px: float) -> None:
         """FFT tails on the field extended by ext_px (+3 for the interpolation stencil)."""
         self._ext = _ext_px(ext_px)
@@ -392,7 +397,7 @@ class Renderer:
         if offsets is None:
             _kernels.splat(img, self.u, self.v, *self._args)
             if self._tails is None:
-                self._prepare_tails(self._max_offset_px if self._tails_fit(self._max_offset_px) else 0.0)
+                self._prepare_tails(self._reach(0.0))
             e = self._ext
             for os, (field, _) in self._tails.items():
                 img += field[e * os :: os, e * os :: os][: self.shape[0], : self.shape[1]]
@@ -406,7 +411,7 @@ class Renderer:
             return img
         _kernels.splat_displaced(img, self.u, self.v, *self._args, su, sv, *rows)
         if self._tails is None or (self._tails and ext_px + 3 > self._ext):
-            self._prepare_tails(max(ext_px, self._max_offset_px) if self._tails_fit(self._max_offset_px) else ext_px)
+            self._prepare_tails(self._reach(ext_px))
         for os, entry in self._tails.items():
             if entry[1] is None:  # cubic-spline coefficients of the smooth tail field
                 entry[1] = ndimage.spline_filter(entry[0], order=3, mode="nearest", output=np.float64)

@@ -98,7 +98,7 @@ class CrystalConfig:
         # config fuzzer). Measured, 30 crystals per point, elements up to 16, 200 tries, edges
         # from lo = 2.5 min_distance[0] to hi: all fit once cap x mid^3 (mid = (lo + hi) / 2)
         # reaches 2 atoms for hi / lo <= 2.5, 3 at 5, 6 at 10.5, 8 at 25; required: 2 + hi / 2 lo.
-        lo = max(self.length[0], 2.5 * self.min_distance[0])
+        lo = self.edges[0]
         need = (2 + self.length[1] / (2 * lo)) * self.elements[0] / ((lo + self.length[1]) / 2) ** 3
         if self.max_number_density < need:
             raise ConfigError(f"crystal.max_number_density = {self.max_number_density:.3g} atoms/A^3 leaves too few atoms per cell of crystal.length = {list(self.length)}: {need:.3g} or more is needed")
@@ -111,6 +111,12 @@ class CrystalConfig:
         check_range("crystal.min_volume_factor", (0.0, self.min_volume_factor), 0.0, 0.99)
         check_range("crystal.site_tries", (1, self.site_tries), 1, 1_000_000)
         check_range("crystal.max_tries", (1, self.max_tries), 1, 1_000_000)
+
+    @property
+    def edges(self) -> tuple[float, float]:
+        """The range lattice edges are drawn from: ``length`` above 2.5 ``min_distance[0]``
+        (shorter edges almost never hold a random group's orbits; see the check above)."""
+        return max(self.length[0], 2.5 * self.min_distance[0]), self.length[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,11 +200,9 @@ def cell_from_parameters(lengths, angles_deg) -> np.ndarray:
 
 
 def random_lattice(rng: np.random.Generator, system: str, config: CrystalConfig) -> tuple[np.ndarray, np.ndarray] | None:
-    """Lengths and angles for ``system``; None when the drawn angles give a degenerate cell.
-    Edges are drawn from ``config.length`` above 2.5 ``min_distance[0]`` (shorter edges almost
-    never hold a random group's orbits; see ``CrystalConfig``'s check)."""
-    lengths = (max(config.length[0], 2.5 * config.min_distance[0]), config.length[1])
-    L = [uniform(rng, lengths) for _ in range(3)]
+    """Lengths (from ``config.edges``) and angles for ``system``; None when the drawn angles
+    give a degenerate cell."""
+    L = [uniform(rng, config.edges) for _ in range(3)]
     ang = [90.0, 90.0, 90.0]
     if system == "triclinic":
         ang = [uniform(rng, config.angle) for _ in range(3)]
