@@ -229,14 +229,20 @@ def write_shard(group, spec: StoreSpec, shard: int, columns: dict[str, Any]) -> 
 
 
 def _clear_shard(group, spec: StoreSpec, shard: int) -> None:
-    """Delete what an earlier, interrupted or damaged write left of a shard, so that it is
-    written afresh (zarr would otherwise read a truncated shard file to merge into it)."""
+    """Delete what an earlier, interrupted or damaged write left of a shard (its chunks and,
+    on a local store, the temporary files of a write killed midway), so that it is written
+    afresh (zarr would otherwise read a truncated shard file to merge into it)."""
     from zarr.core.sync import sync
 
     prefix = f"{group.path}/" if group.path else ""
-    for name in ("x", "y", *SCALARS, *(t for t in TRUTH_ARRAYS if t in spec.truth)):
+    root = getattr(group.store, "root", None)  # a local store: a killed writer leaves <key>.<uuid>.partial
+    for name in ("x", "y", *SCALARS, *(t for t in TRUTH_ARRAYS if t in spec.truth), "manifest"):
         key = f"{prefix}{name}/c/" + "/".join([str(shard)] + ["0"] * (group[name].ndim - 1))
-        sync(group.store.delete(key))
+        if name != "manifest":
+            sync(group.store.delete(key))
+        if root is not None:
+            for stale in Path(root, key).parent.glob(f"{Path(key).name}.*.partial"):
+                stale.unlink(missing_ok=True)
 
 
 def write_manifest_entry(group, entry: dict | None, shard: int | None = None) -> None:
