@@ -116,6 +116,25 @@ def test_min_distance_against_brute_force(rng):
     assert d == pytest.approx(r.min(), rel=1e-12)
 
 
+def test_nearest_image_shifts_find_the_nearest_image(rng):
+    """Capping the shift range at half the edge-length sum finds the same nearest image as
+    a brute-force grid, for skewed cells and any cutoff (a merge distance of 60 A)."""
+    for _ in range(20):
+        lengths = rng.uniform(3.1, 12.0, 3)
+        angles = rng.uniform(45.0, 120.0, 3)
+        cell = crystal.cell_from_parameters(lengths, angles)
+        if crystal.volume_factor(angles) < 0.2:
+            continue
+        shifts = crystal.nearest_image_shifts(cell, 60.0)
+        assert len(shifts) < len(crystal.image_shifts(cell, 60.0)) / 10
+        d = rng.random((50, 3)) - 0.5
+        n = np.arange(-6, 7)
+        brute = np.stack(np.meshgrid(n, n, n, indexing="ij"), -1).reshape(-1, 3)
+        r_brute = np.linalg.norm((d[:, None] + brute[None]) @ cell, axis=-1).min(1)
+        r_capped = np.linalg.norm((d[:, None] + shifts[None]) @ cell, axis=-1).min(1)
+        np.testing.assert_allclose(r_capped, r_brute, rtol=1e-12)
+
+
 def _tile_reference(frac, numbers, cell, rotation, lo, hi):
     """Brute force: every lattice image in a generous index range, filtered by the box."""
     A = cell @ rotation.T
