@@ -123,7 +123,6 @@ def onnx_runtime(model, threads: int | None = None) -> OnnxGenerator | None:
     OnnxGenerator or None
     """
     try:
-        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
@@ -134,8 +133,10 @@ def onnx_runtime(model, threads: int | None = None) -> OnnxGenerator | None:
     path = cache_dir() / f"{model.config.get('arch', 'model')}-{h.hexdigest()[:24]}.onnx"
     try:
         if not path.is_file():
+            import onnx  # noqa: F401 - the export needs it; a cached graph does not (its import takes 0.5 s)
+
             path.parent.mkdir(parents=True, exist_ok=True)
             export_onnx(model, path, example_size=32)
         return OnnxGenerator(path, threads=threads)
-    except Exception:  # noqa: BLE001 - any export/runtime failure: torch runs it instead
+    except Exception:  # noqa: BLE001 - onnx missing, any export/runtime failure: torch runs it instead
         return None
