@@ -115,3 +115,23 @@ def test_emd_output_keeps_axes_and_units(tmp_path):
     write_output(tmp_path / "t.emd", x, meta)
     back = emd.file_reader(str(tmp_path / "t.emd"))[0]
     assert [(a["scale"], a["units"]) for a in back["axes"]] == [(pytest.approx(0.1), "nm")] * 2
+
+
+def test_cached_graph_runs_without_importing_onnx(tmp_path):
+    """The CPU default (onnxruntime) exports once; later processes load the cached graph
+    with onnxruntime alone (importing onnx costs ~0.5 s of every `emsim restore`)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from restoration.archs import build\n"
+        "from restoration.export import onnx_runtime\n"
+        "torch.manual_seed(0)\n"
+        "g = onnx_runtime(build({'arch': 'cgrdn', 'width': 8, 'n_grdb': 1, 'n_rdb': 1, 'n_layers': 1}).eval())\n"
+        "print(type(g).__name__, 'onnx' in sys.modules)\n"
+    )
+    env = {**os.environ, "EMSIM_CACHE": str(tmp_path)}
+    first, second = (subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300).stdout.split() for _ in range(2))
+    assert first == ["OnnxGenerator", "True"] and second == ["OnnxGenerator", "False"]
