@@ -133,5 +133,5 @@ def test_cached_graph_runs_without_importing_onnx(tmp_path):
         "print(type(g).__name__, 'onnx' in sys.modules)\n"
     )
     env = {**os.environ, "EMSIM_CACHE": str(tmp_path)}
-    first, second = (subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300).stdout.split() for _ in range(2))
+    first, second = (subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True).stdout.split() for _ in range(2))
     assert first == ["OnnxGenerator", "True"] and second == ["OnnxGenerator", "False"]
