@@ -41,7 +41,17 @@ def test_spectrum_slope_and_saturation(rng):
 
     assert spectrum_slope(ndimage.gaussian_filter(rng.random((128, 128)), 4)) < -3
     x = np.minimum(_lattice(), 0.8)
-    assert image_stats(x)["saturated"] == pytest.approx(np.mean(_lattice() >= 0.8), rel=1e-6)
+    assert image_stats(x)["saturated"] == pytest.approx((np.sum(_lattice() >= 0.8) - 1) / x.size, rel=1e-6)
+
+
+@pytest.mark.parametrize("size", [64, 400])
+def test_unclipped_images_have_no_saturation_at_any_size(rng, size):
+    """The one pixel that holds an image's maximum (minimum) is not saturation: 0 at every
+    size (it used to read 1/(H W), which separated 128^2 stores from 400^2 micrographs)."""
+    s = image_stats(rng.gamma(5.0, 1.0, (size, size)))
+    assert s["saturated"] == 0.0 and s["zeros"] == 0.0
+    x = np.minimum(rng.gamma(5.0, 1.0, (size, size)), 9.0)
+    assert image_stats(x)["saturated"] == pytest.approx(np.mean(x == 9.0) - 1 / x.size)
 
 
 def test_row_shifts_are_measured(rng):

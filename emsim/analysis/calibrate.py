@@ -36,7 +36,7 @@ from scipy import ndimage
 from ..config import merge, to_dict
 from ..distort import DistortionConfig, all_off, distort
 from ..errors import EmsimError
-from .stats import image_stats, noise_fit
+from .stats import image_stats, noise_fit, tied_fraction
 
 STATS = {"e_per_px": "counts", "jitter_x": "jitter_x", "jitter_y": "jitter_y", "fast_alpha": "fast_scan"}
 MAX_ALPHA = 8.0
@@ -138,7 +138,7 @@ def _direct(x: np.ndarray) -> dict:
             breaks = np.flatnonzero(np.diff(same) != 1)
             lengths = np.diff(np.concatenate([[-1], breaks, [same.size - 1]]))
             runs += int((lengths >= 7).sum())
-    return {"saturated": float(np.mean(x == x.max())), "zinger_density": hot / n, "black_density": cold / n, "row_line_rate": runs / x.shape[0]}
+    return {"saturated": tied_fraction(x, x.max()), "zinger_density": hot / n, "black_density": cold / n, "row_line_rate": runs / x.shape[0]}
 
 
 def calibrate(images, modality: str, pixel_size: float | None = None, width: float = 0.25, **kwargs) -> tuple[dict, dict]:

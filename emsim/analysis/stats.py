@@ -20,7 +20,10 @@ Per image (``image_stats``):
   lag-1 autocorrelation (scan jitter).
 - ``jitter_x``, ``jitter_y`` (px), ``jitter_phi_x``, ``jitter_phi_y``, ``fast_scan``:
   scan-distortion estimates (``scan_distortions``).
-- ``saturated``, ``zeros``: fractions of pixels at the image's maximum / minimum value.
+- ``saturated``, ``zeros``: fractions of pixels tied with the image's maximum / minimum value
+  beyond the one pixel that always holds it (``tied_fraction``), so 0 for an unclipped
+  image of any size (counting that pixel gave 1/(H W): 6.1e-5 at 128^2 against 6.6e-6 for a
+  400 x 380 micrograph, a 5.7-sigma difference in coverage from the sizes alone).
 
 Pairs (``pair_stats``) add ``psnr`` (peak max(y)), ``counts_pair`` = mean(y)^2 /
 var(x - c y) (c the least-squares scale, the clean-image version of ``counts``),
@@ -204,6 +207,12 @@ def scan_distortions(x: np.ndarray, noise_var: float) -> dict:
     }
 
 
+def tied_fraction(x: np.ndarray, value: float) -> float:
+    """Fraction of pixels equal to ``value`` (an extreme of ``x``) beyond the first: 0 when
+    only one pixel holds the extreme, whatever the image size."""
+    return max(int(np.count_nonzero(x == value)) - 1, 0) / x.size
+
+
 def image_stats(x: np.ndarray) -> dict:
     """The clean-free statistics of one image (``IMAGE_FEATURES``)."""
     x = np.asarray(x, dtype=np.float64)
@@ -215,8 +224,8 @@ def image_stats(x: np.ndarray) -> dict:
     out["spectrum_slope"] = spectrum_slope(x)
     out.update(row_statistics(x))
     out.update(scan_distortions(x, out["gain"] * mu + out["offset"]))
-    out["saturated"] = float(np.mean(x == x.max()))
-    out["zeros"] = float(np.mean(x == x.min()))
+    out["saturated"] = tied_fraction(x, x.max())
+    out["zeros"] = tied_fraction(x, x.min())
     return out
 
 
