@@ -64,8 +64,25 @@ def test_row_shifts_are_measured(rng):
     img = np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (xx - s) / 23.0) * np.cos(2 * np.pi * (xx - s) / 61.0) for s in shifts])
     st = row_statistics(img)
     true = np.diff(shifts)
-    assert st["row_shift_std"] == pytest.approx(true.std(), rel=0.1)
+    robust = 1.4826 * np.median(np.abs(true - np.median(true)))  # the estimator on the true series
+    assert st["row_shift_std"] == pytest.approx(robust, rel=0.1)
+    assert st["row_shift_std"] == pytest.approx(true.std(), rel=0.2)
     assert st["row_shift_phi"] == pytest.approx(np.corrcoef(true[:-1], true[1:])[0, 1], abs=0.1)
+
+
+def test_row_shifts_ignore_rows_without_structure(rng):
+    """Rows that cross no structure (every 32nd row: faint white noise, so its
+    cross-correlation peak falls anywhere in +-3 px) barely move row_shift_std (measured over
+    8 seeds: 1.06-1.24 x the structured rows' true spread); the plain standard deviation
+    used before read 0.61 px here, 1.8 x the truth."""
+    W, H = 256, 384
+    xx = np.arange(W)
+    shifts = rng.normal(0, 0.25, H)
+    img = np.stack([0.5 + 0.4 * np.sin(2 * np.pi * (xx - s) / 23.0) * np.cos(2 * np.pi * (xx - s) / 61.0) for s in shifts])
+    blank = np.arange(H) % 32 == 0
+    img[blank] = 0.5 + 1e-3 * rng.standard_normal((blank.sum(), W))
+    true = np.diff(shifts)[~(blank[:-1] | blank[1:])]
+    assert 0.9 < row_statistics(img)["row_shift_std"] / true.std() < 1.4
 
 
 def test_coverage_of_a_similar_and_of_a_different_set(rng):
