@@ -55,7 +55,7 @@ def bf16_supported() -> bool:
 
 def prepare(model, device="cpu", backend: str = "auto", amp: bool = False):
     """The fastest way to run ``model`` that keeps its output (measured in
-    ``benchmarks/infer_speed.py``, full CGRDN, 2 cores: onnxruntime 1.6-1.8x faster than
+    ``benchmarks/infer_speed.py``, full CGRDN, 2 cores: onnxruntime 1.4-1.8x faster than
     torch eager at 256^2, same output within 1e-6 relative).
 
     ``auto``: onnxruntime on the CPU when it is installed and the model exports, torch
