@@ -196,3 +196,16 @@ def test_extreme_but_valid_ranges_always_fit():
         for s in range(12):
             c = random_crystal(np.random.default_rng(s), config)
             assert min(c.record["lengths"]) >= 2.5 * config.min_distance[0]
+
+
+def test_angle_ranges_that_only_give_flat_cells_are_refused():
+    """Triclinic groups only, angles pinned at 120 deg: V / (a b c) = 0, every cell is
+    degenerate (found by the config fuzzer: 200 tries exhausted). Refused when built; a
+    monoclinic group in the range (one free angle) or a wider range is accepted and draws."""
+    with pytest.raises(ConfigError, match="crystal.angle"):
+        CrystalConfig(space_group=(1, 2), angle=(120.0, 120.0))
+    assert crystal.best_volume_factor("triclinic", (120.0, 120.0)) == pytest.approx(0.0, abs=1e-6)
+    assert crystal.best_volume_factor("triclinic", (60.0, 120.0)) == pytest.approx(1.0)
+    for cfg in (CrystalConfig(space_group=(1, 3), angle=(120.0, 120.0)), CrystalConfig(space_group=(1, 1), angle=(100.0, 120.0))):
+        c = random_crystal(np.random.default_rng(0), cfg)
+        assert crystal.volume_factor(c.record["angles"]) >= cfg.min_volume_factor

@@ -109,6 +109,12 @@ class CrystalConfig:
         if not self.max_number_density > 0:
             raise ConfigError("crystal.max_number_density must be positive")
         check_range("crystal.min_volume_factor", (0.0, self.min_volume_factor), 0.0, 0.99)
+        # angles drawn only where the system frees them (random_lattice): a range such as
+        # pinned 120 deg with triclinic groups only gives flat cells (found by the fuzzer)
+        systems = {crystal_system(g) for g in range(self.space_group[0], self.space_group[1] + 1)}
+        best = max(best_volume_factor(system, self.angle) for system in systems)
+        if best < self.min_volume_factor:
+            raise ConfigError(f"crystal.angle = {list(self.angle)} gives no cell of the groups in crystal.space_group = {list(self.space_group)} with V / (a b c) >= crystal.min_volume_factor = {self.min_volume_factor} (best {best:.3g})")
         check_range("crystal.site_tries", (1, self.site_tries), 1, 1_000_000)
         check_range("crystal.max_tries", (1, self.max_tries), 1, 1_000_000)
 
@@ -190,6 +196,20 @@ def volume_factor(angles_deg) -> float:
     ca, cb, cg = np.cos(np.radians(angles_deg))
     v = 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg
     return math.sqrt(v) if v > 0 else 0.0
+
+
+def best_volume_factor(system: str, angle, n: int = 13) -> float:
+    """Largest V / (a b c) that ``random_lattice`` can draw for ``system`` with free angles in
+    ``angle`` (deg), over an n-point grid per free angle (the factor is smooth, so the grid
+    finds the best to ~1e-2)."""
+    grid = np.linspace(angle[0], angle[1], n)
+    if system == "triclinic":
+        ca, cb, cg = np.meshgrid(*[np.cos(np.radians(grid))] * 3, indexing="ij")
+        v = 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg  # as volume_factor
+        return math.sqrt(max(float(v.max()), 0.0))
+    if system == "monoclinic":
+        return max(volume_factor((90.0, b, 90.0)) for b in grid)
+    return volume_factor((90.0, 90.0, 120.0 if system in ("trigonal", "hexagonal") else 90.0))
 
 
 def cell_from_parameters(lengths, angles_deg) -> np.ndarray:
