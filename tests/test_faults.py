@@ -56,8 +56,9 @@ def test_worker_killed_mid_shard(tmp_path, worker_env, reference):
     done = _complete(out)
     assert 2 not in done and len(done) < N // K
     for key in ("modality/c/2", "x/c/2/0/0", "manifest/c/2"):  # what a writer killed inside zarr's atomic write leaves
-        (out / f"{key}.0123abcd.partial").parent.mkdir(parents=True, exist_ok=True)
-        (out / f"{key}.0123abcd.partial").write_bytes(b"")
+        stale = out / f"{key}.0123abcd.partial"
+        stale.parent.mkdir(parents=True, exist_ok=True)
+        stale.write_bytes(b"")
     s = run(out, workers=2)
     assert s.skipped == K * len(done) and s.pairs == N - s.skipped
     assert _complete(out) == list(range(N // K))

@@ -155,7 +155,9 @@ def row_statistics(x: np.ndarray, max_shift: int = 3) -> dict:
     shifts = lags[k] + np.clip(frac, -0.5, 0.5)
     s = shifts - shifts.mean()
     phi = float((s[1:] * s[:-1]).sum() / (s * s).sum()) if s.size > 2 and (s * s).sum() > 0 else 0.0
-    robust_std = 1.4826 * float(np.median(np.abs(shifts - np.median(shifts))))
+    from scipy.stats import median_abs_deviation
+
+    robust_std = float(median_abs_deviation(shifts, scale="normal"))
     return {"row_col_corr": ac_rows - ac_cols, "row_shift_std": robust_std, "row_shift_phi": phi}
 
 

@@ -235,12 +235,13 @@ def _clear_shard(group, spec: StoreSpec, shard: int) -> None:
     from zarr.core.sync import sync
 
     prefix = f"{group.path}/" if group.path else ""
+    data = ("x", "y", *SCALARS, *(t for t in TRUTH_ARRAYS if t in spec.truth))
+    keys = {name: f"{prefix}{name}/c/" + "/".join([str(shard)] + ["0"] * (group[name].ndim - 1)) for name in (*data, "manifest")}
+    for name in data:
+        sync(group.store.delete(keys[name]))
     root = getattr(group.store, "root", None)  # a local store: a killed writer leaves <key>.<uuid>.partial
-    for name in ("x", "y", *SCALARS, *(t for t in TRUTH_ARRAYS if t in spec.truth), "manifest"):
-        key = f"{prefix}{name}/c/" + "/".join([str(shard)] + ["0"] * (group[name].ndim - 1))
-        if name != "manifest":
-            sync(group.store.delete(key))
-        if root is not None:
+    if root is not None:
+        for key in keys.values():
             for stale in Path(root, key).parent.glob(f"{Path(key).name}.*.partial"):
                 stale.unlink(missing_ok=True)
 

@@ -191,10 +191,14 @@ def symmetry_operations(hall: int) -> tuple[np.ndarray, np.ndarray, str]:
 # --------------------------------------------------------------------------- lattice
 
 
+def _volume_factor_sq(ca, cb, cg):
+    """(V / (a b c))^2 from the angles' cosines (scalars or arrays)."""
+    return 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg
+
+
 def volume_factor(angles_deg) -> float:
     """V / (a b c) of a cell with angles (alpha, beta, gamma); 0 for impossible angles."""
-    ca, cb, cg = np.cos(np.radians(angles_deg))
-    v = 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg
+    v = _volume_factor_sq(*np.cos(np.radians(angles_deg)))
     return math.sqrt(v) if v > 0 else 0.0
 
 
@@ -204,8 +208,7 @@ def best_volume_factor(system: str, angle, n: int = 13) -> float:
     finds the best to ~1e-2)."""
     grid = np.linspace(angle[0], angle[1], n)
     if system == "triclinic":
-        ca, cb, cg = np.meshgrid(*[np.cos(np.radians(grid))] * 3, indexing="ij")
-        v = 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg  # as volume_factor
+        v = _volume_factor_sq(*np.meshgrid(*[np.cos(np.radians(grid))] * 3, indexing="ij"))
         return math.sqrt(max(float(v.max()), 0.0))
     if system == "monoclinic":
         return max(volume_factor((90.0, b, 90.0)) for b in grid)
